@@ -1,0 +1,84 @@
+"""Identifiers derived from the task instance, so a retried task re-submits the same work.
+
+Why: a task may run more than once for one logical piece of work (a retry, a worker
+lost between the POST and anything being saved, a triggerer restart). Mathpix
+deduplicates on ``(job_id, custom_id)`` and on a single file's ``Idempotency-Key``;
+if those identifiers are the same on every try, the second try gets back the files of
+the first and nothing is processed (or charged) twice. So they are derived from what
+names the work -- ``dag_id``, ``run_id``, ``task_id``, ``map_index`` -- and NEVER from
+``try_number``, which names the attempt.
+
+Everything here is pure (no Airflow import, no I/O) and every result satisfies the
+contract's identifier rule (``[A-Za-z0-9_\\-.:]``, at most 256 characters) through
+:func:`airflow_provider_mathpix.models.custom_id_from_key`, which keeps a readable
+prefix and appends a short hash whenever the raw text had to be changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_mathpix.models import custom_id_from_key
+
+#: Prefix of every derived id: tells a human browsing ``GET /files/v1/jobs`` where it came from.
+ID_PREFIX = "airflow"
+
+
+def task_instance_key(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1) -> str:
+    """The raw (not yet charset-safe) text naming one task instance's work.
+
+    ``map_index`` -1 (an unmapped task) is left out so ids of ordinary tasks stay short.
+    """
+    parts = [ID_PREFIX, dag_id, task_id]
+    if map_index is not None and map_index >= 0:
+        parts.append(str(map_index))
+    parts.append(run_id)
+    return ":".join(parts)
+
+
+def job_id_for(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1) -> str:
+    """Default ``job_id`` of a job operator: one job per task instance, the same on every try."""
+    return custom_id_from_key(task_instance_key(dag_id, run_id, task_id, map_index))
+
+
+def idempotency_key_for(
+    dag_id: str, run_id: str, task_id: str, map_index: int | None = -1, *, source: str = ""
+) -> str:
+    """Default ``Idempotency-Key`` of a single-file submission.
+
+    The source's identity (URI, or upload name) is folded in as a short hash: a retry of
+    the same task with the same source gets the original file back, while a task whose
+    templated source changed between tries (a user fixed a typo and cleared the task)
+    gets a new file instead of silently the old one.
+    """
+    base = task_instance_key(dag_id, run_id, task_id, map_index)
+    digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return custom_id_from_key(f"{base}:file:{digest}")
+
+
+def ids_from_context(context: Mapping[str, Any]) -> tuple[str, str, str, int]:
+    """``(dag_id, run_id, task_id, map_index)`` of the running task instance.
+
+    Read from ``context["ti"]`` (the one object both the worker and ``dag.test()`` give).
+    ``try_number`` is deliberately not returned.
+    """
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else int(map_index)
+
+
+def custom_id_from_uri(uri: str) -> str:
+    """Stable, charset-safe ``custom_id`` for a source URI.
+
+    The scheme is dropped (it carries no meaning for the user) and the rest -- host or
+    bucket, then the key -- becomes the readable part: ``s3://docs/a/b.pdf`` ->
+    ``docs_a_b.pdf-<hash>``. Two URIs that differ only in characters the charset forbids
+    (or only in their query string) still get different ids because the hash is of the
+    original text.
+    """
+    parts = urlsplit(uri)
+    body = uri[len(parts.scheme) + 3 :] if parts.scheme and parts.netloc else uri
+    return custom_id_from_key(body.strip("/") or uri)

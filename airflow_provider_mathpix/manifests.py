@@ -1,0 +1,88 @@
+"""Job manifests: one JSON line per file, streamed into any ``ObjectStoragePath``.
+
+Why a manifest and not XCom: a job can hold 200,000 files, and XCom lives in the
+metadata database; it must stay small (ids, counters, a URI). The per-file results
+(file_id, custom_id, status, error, output URIs) go to storage -- local disk, ``s3://``,
+``gs://``, ``abfs://`` through Airflow's own ObjectStoragePath and provider hooks --
+written line by line as the listing pages arrive, so memory stays flat whatever the
+job size. A downstream task reads it back with :func:`read_manifest`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+#: Where manifests go when the DAG author does not say: under the Airflow home, one per job.
+DEFAULT_MANIFEST_DIR = ("mathpix", "manifests")
+
+
+def default_manifest_path(job_id: str) -> ObjectStoragePath:
+    """``file://$AIRFLOW_HOME/mathpix/manifests/<job_id>.jsonl``.
+
+    Keyed by job so the operator and a sensor watching the same job write (and a retry
+    rewrites) the same file. ``job_id`` is charset-safe (``[A-Za-z0-9_\\-.:]``), so it is
+    a safe file name.
+    """
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return ObjectStoragePath(f"file://{os.path.join(home, *DEFAULT_MANIFEST_DIR, f'{job_id}.jsonl')}")
+
+
+def resolve_manifest_path(
+    manifest_path: str | os.PathLike[str] | ObjectStoragePath | None,
+    *,
+    job_id: str,
+    conn_id: str | None = None,
+) -> ObjectStoragePath:
+    """Turn what the DAG author gave (or nothing) into an ObjectStoragePath.
+
+    A plain local path becomes ``file://``; a URI string gets ``conn_id`` (the storage
+    connection); an ObjectStoragePath keeps its own ``conn_id``. A path ending in ``/``
+    is a folder: the manifest is ``<folder>/<job_id>.jsonl`` inside it.
+    """
+    if manifest_path is None:
+        return default_manifest_path(job_id)
+    if isinstance(manifest_path, ObjectStoragePath):
+        path = manifest_path
+        is_dir = str(manifest_path).endswith("/")
+    else:
+        text = os.fspath(manifest_path)
+        is_dir = text.endswith("/")
+        if "://" not in text:
+            text = f"file://{os.path.abspath(text)}" + ("/" if is_dir else "")
+        path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+    if is_dir:
+        path = path / f"{job_id}.jsonl"
+    return path
+
+
+def write_manifest(path: ObjectStoragePath, records: Iterable[Mapping[str, Any]]) -> int:
+    """Stream ``records`` into ``path`` as JSON Lines; return how many were written.
+
+    Written in one pass as the records arrive (the caller feeds it listing pages), so a
+    million-file job needs the memory of one page. A retry overwrites the file: the
+    manifest always describes the job as it is, not as an earlier attempt saw it.
+    """
+    if path.protocol in ("file", "local", ""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+            out.write("\n")
+            count += 1
+    return count
+
+
+def read_manifest(path: str | ObjectStoragePath, *, conn_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """Yield the records of a manifest one by one (for downstream tasks)."""
+    if not isinstance(path, ObjectStoragePath):
+        path = ObjectStoragePath(path, conn_id=conn_id) if conn_id else ObjectStoragePath(path)
+    with path.open("r", encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                yield json.loads(line)

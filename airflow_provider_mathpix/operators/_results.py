@@ -1,0 +1,278 @@
+"""Turning a finished wait into what a DAG author gets: XCom, a manifest, or a clear failure.
+
+Shared by ``MathpixSubmitFileOperator``, ``MathpixSubmitJobOperator`` and the sensors,
+so the XCom contract of ``design.md`` is built in exactly one place:
+
+- file: ``{"file_id", "status", "num_pages", "outputs": {ext: uri}, "error"}``
+- job:  ``{"job_id", "status", "file_count", "files_completed", "files_errored",
+  "manifest_uri", "errors_sample": [...<=10]}`` -- under 10 KB whatever the job size,
+  because per-file results are streamed into the manifest, never into XCom.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
+from airflow_provider_mathpix.operators._errors import (
+    MathpixFileFailed,
+    MathpixJobFilesErrored,
+    MathpixWaitTimeout,
+)
+from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, decide, format_errors_sample
+from airflow_provider_mathpix.storage import destination_for
+from airflow_provider_mathpix.triggers._status import record_error_text
+
+#: Longest error text kept per sample entry: 10 entries must fit well inside 10 KB.
+MAX_ERROR_TEXT = 300
+#: Outputs Mathpix always produces, whatever ``conversion_formats`` asked for.
+ALWAYS_FORMATS = ("mmd",)
+DEFAULT_API_BASE = "https://api.mathpix.com"
+
+
+def api_base_url(hook: MathpixHook) -> str:
+    """The API base URL the hook talks to (outputs without a destination are served there)."""
+    for attr in ("base_url", "api_url"):
+        value = getattr(hook, attr, None)
+        if isinstance(value, str) and value:
+            return value.rstrip("/")
+    settings = getattr(hook, "settings", None)
+    value = getattr(settings, "base_url", None)
+    return value.rstrip("/") if isinstance(value, str) and value else DEFAULT_API_BASE
+
+
+def output_exts(conversion_formats: Mapping[str, bool] | Sequence[str] | None) -> list[str]:
+    """``mmd`` plus every requested (true) conversion format, in a stable order."""
+    if isinstance(conversion_formats, Mapping):
+        requested = [ext for ext, on in conversion_formats.items() if on]
+    else:
+        requested = list(conversion_formats or ())
+    return list(dict.fromkeys([*ALWAYS_FORMATS, *requested]))
+
+
+def output_uris(
+    file_id: str,
+    exts: Sequence[str],
+    *,
+    api_base: str,
+    destination_uri: str | None = None,
+    destination_basename: str | None = None,
+) -> dict[str, str]:
+    """Where each output lives: ``<destination_uri>/<basename>.<ext>`` or the API download URL."""
+    if destination_uri:
+        base = destination_uri.rstrip("/")
+        name = destination_basename or file_id
+        return {ext: f"{base}/{name}.{ext}" for ext in exts}
+    return {ext: f"{api_base}/files/v1/{file_id}.{ext}" for ext in exts}
+
+
+def _short(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_ERROR_TEXT:
+        return text
+    return text[: MAX_ERROR_TEXT - 1] + "…"
+
+
+# --------------------------------------------------------------------------- single file
+
+
+def file_xcom(
+    file_id: str,
+    record: Mapping[str, Any] | None,
+    *,
+    exts: Sequence[str],
+    api_base: str,
+    destination_uri: str | None,
+    destination_basename: str | None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    """The single-file XCom of ``design.md``."""
+    record = record or {}
+    error = record_error_text(record) if record.get("status") == "error" else None
+    return {
+        "file_id": file_id,
+        "status": status or record.get("status") or "submitted",
+        "num_pages": record.get("num_pages"),
+        "outputs": output_uris(
+            file_id,
+            exts,
+            api_base=api_base,
+            destination_uri=destination_uri,
+            destination_basename=destination_basename,
+        ),
+        "error": _short(error),
+    }
+
+
+def raise_for_wait_failure(event: Mapping[str, Any]) -> None:
+    """Turn an ``error``/``timeout`` event into the matching exception; ``success`` passes."""
+    status = event.get("status")
+    if status == "success":
+        return
+    if status == "timeout":
+        what = f"job {event['job_id']}" if event.get("job_id") else f"file {event.get('file_id')}"
+        raise MathpixWaitTimeout(
+            f"Timed out waiting for Mathpix {what}: {event.get('message')}",
+            job_id=event.get("job_id"),
+            file_id=event.get("file_id"),
+        )
+    if status == "error":
+        code = str(event.get("code") or "error")
+        message = str(event.get("message") or "")
+        if event.get("http_status") is None and event.get("file_id") and not event.get("job_id"):
+            raise MathpixFileFailed(str(event["file_id"]), code, message)
+        raise MathpixAPIError(code, event.get("http_status"), message)
+    raise MathpixAPIError("unexpected_event", None, f"unexpected trigger event {dict(event)!r}")
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@dataclass
+class JobOutputs:
+    """How to name a job member's outputs without remembering every item.
+
+    ``destination_prefix`` gives ``<prefix>/<custom_id>/<custom_id>.<ext>``; ``overrides``
+    holds the few items that set their own ``destination_uri``/``destination_basename``
+    (only possible for an explicit ``files`` list, which is in memory anyway).
+    """
+
+    exts: list[str]
+    api_base: str
+    destination_prefix: str | None = None
+    overrides: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    #: Source URIs of an explicit ``files`` list (for the data-source check); empty otherwise.
+    sources: list[str] = field(default_factory=list)
+
+    def for_file(self, file_id: str, custom_id: str | None) -> dict[str, str]:
+        dest: str | None = None
+        basename: str | None = None
+        if custom_id is not None and custom_id in self.overrides:
+            dest, basename = self.overrides[custom_id]
+        elif self.destination_prefix and custom_id:
+            dest, basename = destination_for(self.destination_prefix, custom_id), custom_id
+        return output_uris(
+            file_id, self.exts, api_base=self.api_base, destination_uri=dest, destination_basename=basename
+        )
+
+
+def iter_job_records(
+    hook: MathpixHook, job_id: str, outputs: JobOutputs, errors_sample: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """Per-file results, page by page: completed files, then errored ones (with their error).
+
+    The listing fills a file's ``status`` only under a ``status`` filter, hence two
+    listings. An errored file's reason is on its own record (one GET each); the first
+    :data:`ERRORS_SAMPLE_SIZE` are also appended to ``errors_sample`` for XCom.
+    """
+    for item in hook.iter_job_files(job_id, status="completed"):
+        yield {
+            "file_id": item["file_id"],
+            "custom_id": item.get("custom_id"),
+            "filename": item.get("filename"),
+            "status": "completed",
+            "error": None,
+            "outputs": outputs.for_file(item["file_id"], item.get("custom_id")),
+        }
+    for item in hook.iter_job_files(job_id, status="error"):
+        try:
+            error = record_error_text(hook.get_file(item["file_id"]))
+        except MathpixAPIError as exc:
+            error = f"(error detail unavailable: {exc.code})"
+        record = {
+            "file_id": item["file_id"],
+            "custom_id": item.get("custom_id"),
+            "filename": item.get("filename"),
+            "status": "error",
+            "error": error,
+            "outputs": {},
+        }
+        if len(errors_sample) < ERRORS_SAMPLE_SIZE:
+            errors_sample.append(
+                {"custom_id": record["custom_id"], "file_id": record["file_id"], "error": _short(error)}
+            )
+        yield record
+
+
+def sample_errors(hook: MathpixHook, job_id: str) -> list[dict[str, Any]]:
+    """Up to 10 errored files with their errors, when no manifest is written."""
+    sample: list[dict[str, Any]] = []
+    for item in itertools.islice(hook.iter_job_files(job_id, status="error"), ERRORS_SAMPLE_SIZE):
+        try:
+            error = record_error_text(hook.get_file(item["file_id"]))
+        except MathpixAPIError as exc:
+            error = f"(error detail unavailable: {exc.code})"
+        sample.append(
+            {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": _short(error)}
+        )
+    return sample
+
+
+@dataclass(frozen=True)
+class JobFinish:
+    """How a completed job is reported: manifest location and the partial-success policy."""
+
+    manifest_path: Any = None
+    manifest_conn_id: str | None = None
+    write_manifest: bool = True
+    max_error_ratio: float = 0.0
+    fail_on_file_errors: bool = True
+
+
+def finish_job(
+    hook: MathpixHook,
+    event: Mapping[str, Any],
+    *,
+    outputs: JobOutputs,
+    finish: JobFinish,
+    log: logging.Logger | Any,
+) -> dict[str, Any]:
+    """From a job event to the XCom value, or raise: API error, timeout, too many errored files."""
+    raise_for_wait_failure(event)
+    job_id = str(event["job_id"])
+    file_count = int(event.get("file_count") or 0)
+    files_errored = int(event.get("files_errored") or 0)
+    errors_sample: list[dict[str, Any]] = []
+    manifest_uri: str | None = None
+    if finish.write_manifest:
+        path = resolve_manifest_path(finish.manifest_path, job_id=job_id, conn_id=finish.manifest_conn_id)
+        written = write_manifest(path, iter_job_records(hook, job_id, outputs, errors_sample))
+        manifest_uri = str(path)
+        log.info("Wrote the manifest of job %s (%s files) to %s", job_id, f"{written:,}", manifest_uri)
+    elif files_errored:
+        errors_sample = sample_errors(hook, job_id)
+    xcom = {
+        "job_id": job_id,
+        "status": event.get("job_status") or "completed",
+        "file_count": file_count,
+        "files_completed": int(event.get("files_completed") or 0),
+        "files_errored": files_errored,
+        "manifest_uri": manifest_uri,
+        "errors_sample": errors_sample,
+    }
+    decision = decide(
+        file_count,
+        files_errored,
+        max_error_ratio=finish.max_error_ratio,
+        fail_on_file_errors=finish.fail_on_file_errors,
+    )
+    if decision.outcome == "ok":
+        return xcom
+    detail = format_errors_sample(errors_sample)
+    more = f"\n(manifest with every errored file: {manifest_uri})" if manifest_uri else ""
+    message = f"Mathpix job {job_id}: {decision.reason}. Errored files:\n{detail}{more}"
+    if decision.outcome == "warn":
+        log.warning("%s", message)
+        return xcom
+    raise MathpixJobFilesErrored(
+        message,
+        job_id=job_id,
+        files_errored=files_errored,
+        file_count=file_count,
+        errors_sample=errors_sample,
+    )

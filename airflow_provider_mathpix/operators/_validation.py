@@ -1,0 +1,45 @@
+"""Parse-time checks shared by the operators and sensors.
+
+Why at parse time: a DAG with a bad argument should fail when the file is parsed (an
+import error in the UI, naming the field), not hours later in a worker. Values that
+are Jinja templates cannot be judged until rendered; those are checked in
+``execute()``, still before any request is sent.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from airflow.sdk.definitions._internal.mixins import ResolveMixin
+
+from airflow_provider_mathpix.exceptions import MathpixValidationError
+
+
+def is_template(value: Any, at_parse_time: bool) -> bool:
+    """Whether ``value`` cannot be judged yet: a Jinja string or an XComArg before rendering."""
+    if not at_parse_time:
+        return False
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    # XComArg (and other resolvables) are resolved by Airflow before execute().
+    return isinstance(value, ResolveMixin)
+
+
+def validate_wait_settings(poll_interval: object, timeout: object) -> tuple[float, float]:
+    """``poll_interval`` > 0 and ``timeout`` >= 0, as seconds (floats or timedeltas)."""
+    poll = _seconds(poll_interval, "poll_interval")
+    if poll <= 0:
+        raise MathpixValidationError(f"poll_interval must be > 0 seconds, got {poll_interval!r}")
+    limit = _seconds(timeout, "timeout")
+    if limit < 0:
+        raise MathpixValidationError(f"timeout must be >= 0 seconds, got {timeout!r}")
+    return poll, limit
+
+
+def _seconds(value: object, field: str) -> float:
+    if hasattr(value, "total_seconds"):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise MathpixValidationError(f"{field} must be a number of seconds, got {value!r}")
+    return float(value)

@@ -1,0 +1,403 @@
+"""``MathpixSubmitJobOperator``: convert a list of documents, or a whole bucket prefix, as one job.
+
+Thin by design: validate before any request, stream the items into
+``MathpixHook.submit_job`` (a million keys never sit in memory: the bucket listing is
+consumed chunk by chunk), push the ``job_id`` to XCom before waiting, then wait
+in-process, defer to ``MathpixJobTrigger`` or return. When the job completes, the
+per-file results are streamed into a JSON Lines manifest and XCom gets the counters,
+the manifest URI and up to 10 errored files; the partial-success policy decides.
+
+Idempotent across retries: the default ``job_id`` comes from dag_id/run_id/task_id/
+map_index (never try_number) and each ``custom_id`` from the source, so a retried task
+re-submits the same pairs and Mathpix hands back the files of the first try.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.configuration import conf
+
+from airflow_provider_mathpix import ids, storage
+from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.models import JobItemChecker, classify_uri, validate_id, validate_options
+from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
+from airflow_provider_mathpix.operators._results import (
+    JobFinish,
+    JobOutputs,
+    api_base_url,
+    finish_job,
+    output_exts,
+)
+from airflow_provider_mathpix.operators._validation import is_template, validate_wait_settings
+from airflow_provider_mathpix.operators._waiting import check_job, check_once, wait_in_process
+from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+DEFER_GRACE = 60.0
+
+FileEntry = str | Mapping[str, Any]
+
+
+class MathpixSubmitJobOperator(BaseOperator):
+    """Submit many documents as one Mathpix job and (optionally) wait for it.
+
+    Give exactly one of:
+
+    - ``files``: a list of source URIs or item dicts (``{"source_uri", "custom_id",
+      "destination_uri", ...}``), or an XComArg producing one;
+    - ``source_prefix``: an ``s3://``/``gs://``/Azure prefix (or ObjectStoragePath) whose
+      objects are listed through the storage provider (``source_conn_id``) and streamed
+      into the job; ``pattern`` (glob on the relative key) or ``suffixes`` filter them.
+
+    :param destination_prefix: each item without its own destination gets
+        ``destination_uri=<prefix>/<custom_id>/`` and ``destination_basename=<custom_id>``.
+    :param conversion_formats, image_output_mode, options, metadata, callback_*: job-wide options.
+    :param job_id: default derived from the task instance (stable across retries).
+    :param max_error_ratio: fraction of errored files tolerated (default 0: any errored
+        file fails the task, naming up to 10 of them).
+    :param fail_on_file_errors: False turns every file error into a warning.
+    :param manifest_path: where the JSON Lines manifest goes (URI, local path or
+        ObjectStoragePath; a trailing ``/`` means a folder); default under AIRFLOW_HOME.
+    :param manifest_conn_id: storage connection for a manifest URI given as a string.
+    :param allow_empty: with ``source_prefix``, succeed (without any request) when nothing matches.
+    :param max_files_per_job: refuse (before any request) a job larger than this.
+    :param check_data_sources: check, before submitting, that every bucket involved is a
+        registered Mathpix data source (one ``GET /files/v1/data-sources``).
+    """
+
+    template_fields: Sequence[str] = (
+        "files",
+        "source_prefix",
+        "pattern",
+        "destination_prefix",
+        "conversion_formats",
+        "options",
+        "metadata",
+        "job_id",
+        "manifest_path",
+        "callback_url",
+    )
+    template_fields_renderers = {"options": "json", "files": "json", "metadata": "json"}
+    ui_color = "#c9e4f6"
+    ui_fgcolor = "#1b3a57"
+
+    def __init__(
+        self,
+        *,
+        files: Sequence[FileEntry] | Any | None = None,
+        source_prefix: str | ObjectStoragePath | None = None,
+        source_conn_id: str | None = None,
+        pattern: str | None = None,
+        suffixes: Sequence[str] | None = None,
+        allow_empty: bool = False,
+        max_files_per_job: int | None = None,
+        check_data_sources: bool = False,
+        destination_prefix: str | None = None,
+        conversion_formats: Mapping[str, bool] | Sequence[str] | None = None,
+        image_output_mode: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        callback_url: str | None = None,
+        callback_headers: Mapping[str, str] | None = None,
+        callback_events: Sequence[str] | None = None,
+        job_id: str | None = None,
+        max_items_per_request: int | None = None,
+        max_error_ratio: float = 0.0,
+        fail_on_file_errors: bool = True,
+        manifest_path: str | ObjectStoragePath | None = None,
+        manifest_conn_id: str | None = None,
+        mathpix_conn_id: str = MathpixHook.default_conn_name,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float = 24 * 60 * 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.files = files
+        self.source_prefix = source_prefix
+        self.source_conn_id = source_conn_id
+        self.pattern = pattern
+        self.suffixes = list(suffixes) if suffixes else None
+        self.allow_empty = allow_empty
+        self.max_files_per_job = max_files_per_job
+        self.check_data_sources = check_data_sources
+        self.destination_prefix = destination_prefix
+        self.conversion_formats = conversion_formats
+        self.image_output_mode = image_output_mode
+        self.options = dict(options) if options else {}
+        self.metadata = metadata
+        self.callback_url = callback_url
+        self.callback_headers = dict(callback_headers) if callback_headers else None
+        self.callback_events = list(callback_events) if callback_events else None
+        self.job_id = job_id
+        self.max_items_per_request = max_items_per_request
+        self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
+        self.fail_on_file_errors = fail_on_file_errors
+        self.manifest_path = manifest_path
+        self.manifest_conn_id = manifest_conn_id
+        self.mathpix_conn_id = mathpix_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval, self.timeout = validate_wait_settings(poll_interval, timeout)
+        if max_files_per_job is not None and (
+            isinstance(max_files_per_job, bool)
+            or not isinstance(max_files_per_job, int)
+            or max_files_per_job < 1
+        ):
+            raise MathpixValidationError(
+                f"max_files_per_job must be a positive integer, got {max_files_per_job!r}"
+            )
+        self._validate(at_parse_time=True)
+
+    # ------------------------------------------------------------------ validation
+
+    def _validate(self, *, at_parse_time: bool) -> dict[str, Any]:
+        """Check arguments before any request; return the job-wide options."""
+        has_files = self.files is not None
+        has_prefix = self.source_prefix is not None and self.source_prefix != ""
+        if has_files == has_prefix:
+            raise MathpixValidationError(
+                f"{self.task_id}: give exactly one of files or source_prefix "
+                f"(got {'both' if has_files else 'neither'})"
+            )
+        if has_files and not is_template(self.files, at_parse_time):
+            if isinstance(self.files, (str, bytes)) or not isinstance(self.files, Iterable):
+                raise MathpixValidationError(
+                    f"files must be a list of source URIs or item dicts, got {type(self.files).__name__}"
+                )
+            if at_parse_time and not _has_template(self.files):
+                self._build_file_items()  # full check now: empty list, duplicates, bad URIs
+        if has_prefix and not is_template(self.source_prefix, at_parse_time):
+            storage.location_of(self.source_prefix)  # type: ignore[arg-type]
+        if self.destination_prefix is not None and not is_template(self.destination_prefix, at_parse_time):
+            classify_uri(self.destination_prefix, "destination_prefix", require_key=False)
+        if self.job_id is not None and not is_template(self.job_id, at_parse_time):
+            validate_id(self.job_id, "job_id")
+        options = self._job_options()
+        if at_parse_time and _has_template(options):
+            return options
+        return validate_options(options, "", allow_item_keys=False)
+
+    def _job_options(self) -> dict[str, Any]:
+        clash = sorted(set(self.options) & _EXPLICIT_OPTIONS)
+        if clash:
+            raise MathpixValidationError(f"options sets {clash}; pass them as the operator's own arguments")
+        named = {
+            "conversion_formats": self.conversion_formats,
+            "image_output_mode": self.image_output_mode,
+            "metadata": self.metadata,
+            "callback_url": self.callback_url,
+            "callback_headers": self.callback_headers,
+            "callback_events": self.callback_events,
+        }
+        return {**self.options, **{k: v for k, v in named.items() if v is not None}}
+
+    def _with_destination(self, item: dict[str, Any]) -> dict[str, Any]:
+        if self.destination_prefix and "destination_uri" not in item:
+            item["destination_uri"] = storage.destination_for(self.destination_prefix, item["custom_id"])
+            item.setdefault("destination_basename", item["custom_id"])
+        return item
+
+    def _build_file_items(self) -> list[dict[str, Any]]:
+        """The explicit ``files`` list as validated job items (in memory: it already is)."""
+        entries = list(self.files)  # type: ignore[arg-type]
+        if not entries and not self.allow_empty:
+            raise MathpixValidationError(
+                "files is empty: give at least one source URI or item (or allow_empty=True)"
+            )
+        checker = JobItemChecker(needs_destination=self.image_output_mode == "local")
+        items = []
+        for index, entry in enumerate(entries):
+            if isinstance(entry, str):
+                item: dict[str, Any] = {"source_uri": entry}
+            elif isinstance(entry, Mapping):
+                item = dict(entry)
+            else:
+                raise MathpixValidationError(
+                    f"files[{index}] must be a source URI string or an item dict, got {type(entry).__name__}"
+                )
+            source = item.get("source_uri")
+            if not isinstance(source, str) or not source:
+                raise MathpixValidationError(f"files[{index}].source_uri is required")
+            classify_uri(source, f"files[{index}].source_uri")
+            item.setdefault("custom_id", ids.custom_id_from_uri(source))
+            items.append(checker.check(self._with_destination(item), index))
+        return items
+
+    # ------------------------------------------------------------------ execution
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        job_options = self._validate(at_parse_time=False)
+        hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
+        job_id = self.job_id or ids.job_id_for(*ids.ids_from_context(context))
+        outputs = JobOutputs(
+            exts=output_exts(job_options.get("conversion_formats")),
+            api_base=api_base_url(hook),
+            destination_prefix=self.destination_prefix,
+        )
+        items = self._items(outputs)
+        first = next(items, None)
+        if first is None:  # only reachable with allow_empty
+            self.log.info("No file to convert (allow_empty=True); nothing submitted")
+            return _empty_xcom(job_id)
+        stream = self._capped(itertools.chain([first], items))
+        if self.check_data_sources:
+            self._check_data_sources(hook, outputs)
+        # Pushed BEFORE submitting and waiting: a failed task still says which job it made.
+        context["ti"].xcom_push(key="job_id", value=job_id)
+        result = hook.submit_job(
+            stream, job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
+        )
+        file_count = int(result.get("file_count") or 0)
+        self.log.info("Submitted Mathpix job %s with %s files", job_id, f"{file_count:,}")
+        if not self.wait_for_completion:
+            return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count}
+        ids_ = {"job_id": job_id}
+        check = lambda: check_job(hook, job_id, self.log)  # noqa: E731
+        end_time = time.time() + self.timeout
+        if self.deferrable:
+            event = check_once(check, ids_, self.log)
+            if event is None:
+                self.defer(
+                    trigger=MathpixJobTrigger(
+                        job_id=job_id,
+                        conn_id=self.mathpix_conn_id,
+                        poll_interval=self.poll_interval,
+                        end_time=end_time,
+                    ),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=self.timeout + DEFER_GRACE),
+                )
+        else:
+            event = wait_in_process(
+                check, ids=ids_, poll_interval=self.poll_interval, end_time=end_time, log=self.log
+            )
+        return self._finish(hook, event, outputs)
+
+    def _items(self, outputs: JobOutputs) -> Iterator[dict[str, Any]]:
+        if self.files is not None:
+            items = self._build_file_items()
+            outputs.sources = [item["source_uri"] for item in items]
+            for item in items:
+                dest, base = item.get("destination_uri"), item.get("destination_basename")
+                if dest and not (
+                    self.destination_prefix
+                    and dest == storage.destination_for(self.destination_prefix, item["custom_id"])
+                    and base == item["custom_id"]
+                ):
+                    outputs.overrides[item["custom_id"]] = (dest, base)
+            return iter(items)
+        walked = storage.iter_source_items(
+            self.source_prefix,  # type: ignore[arg-type]
+            conn_id=self.source_conn_id,
+            pattern=self.pattern,
+            suffixes=self.suffixes,
+            on_empty="succeed" if self.allow_empty else "fail",
+        )
+        return (self._with_destination(dict(item)) for item in walked)
+
+    def _capped(self, items: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Enforce ``max_files_per_job`` before any request.
+
+        Up to ``max_files_per_job + 1`` items are read ahead (the limit the DAG author
+        chose bounds that memory); only then does submission start.
+        """
+        if self.max_files_per_job is None:
+            return items
+        head = list(itertools.islice(items, self.max_files_per_job + 1))
+        if len(head) > self.max_files_per_job:
+            raise MathpixValidationError(
+                f"the job has more than max_files_per_job={self.max_files_per_job:,} files; "
+                "nothing was submitted (raise the limit or narrow source_prefix/pattern)"
+            )
+        return iter(head)
+
+    def _check_data_sources(self, hook: MathpixHook, outputs: JobOutputs) -> None:
+        """Fail before submitting when a bucket involved is not a registered data source."""
+        uris = [self.destination_prefix] if self.destination_prefix else []
+        if self.source_prefix is not None:
+            uris.append(storage.location_of(self.source_prefix)[0].mathpix_uri(""))  # type: ignore[arg-type]
+        else:
+            uris.extend(outputs.sources)
+        uris.extend(dest for dest, _ in outputs.overrides.values() if dest)
+        needed: dict[tuple[str, str], str] = {}
+        for uri in uris:
+            if classify_uri(uri, "source_uri", require_key=False) != "https":
+                needed.setdefault(storage._bucket_of(uri), uri)
+        if not needed:
+            return
+        sources = hook.list_data_sources()
+        for uri in needed.values():
+            storage.check_data_source(hook, uri, data_sources=sources)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger: manifest, policy, XCom -- or a clear failure."""
+        hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
+        outputs = JobOutputs(
+            exts=output_exts(self.conversion_formats),
+            api_base=api_base_url(hook),
+            destination_prefix=self.destination_prefix,
+        )
+        if self.files is not None:
+            self._items(outputs)  # recompute the per-item destination overrides
+        return self._finish(hook, event, outputs)
+
+    def _finish(self, hook: MathpixHook, event: Mapping[str, Any], outputs: JobOutputs) -> dict[str, Any]:
+        return finish_job(
+            hook,
+            event,
+            outputs=outputs,
+            finish=JobFinish(
+                manifest_path=self.manifest_path,
+                manifest_conn_id=self.manifest_conn_id,
+                max_error_ratio=self.max_error_ratio,
+                fail_on_file_errors=self.fail_on_file_errors,
+            ),
+            log=self.log,
+        )
+
+
+_EXPLICIT_OPTIONS = frozenset(
+    {
+        "conversion_formats",
+        "image_output_mode",
+        "metadata",
+        "callback_url",
+        "callback_headers",
+        "callback_events",
+        "job_id",
+        "files",
+    }
+)
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_template(v) for v in value)
+    return is_template(value, True)
+
+
+def _empty_xcom(job_id: str) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "status": "empty",
+        "file_count": 0,
+        "files_completed": 0,
+        "files_errored": 0,
+        "manifest_uri": None,
+        "errors_sample": [],
+    }

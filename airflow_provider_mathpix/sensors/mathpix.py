@@ -1,0 +1,254 @@
+"""Sensors that gate downstream tasks on a Mathpix job or file.
+
+Three ways to wait, one outcome: ``mode="poke"`` holds a worker slot and polls,
+``mode="reschedule"`` frees the slot between pokes, ``deferrable=True`` hands the wait
+to ``MathpixJobTrigger``/``MathpixFileTrigger`` in the triggerer. ``timeout`` is
+honoured in all three (a deferred sensor that runs out of time fails with
+``AirflowSensorTimeout`` like any sensor) and ``soft_fail`` turns failures into a skip.
+The job sensor applies the same partial-success policy and writes the same manifest
+and XCom as ``MathpixSubmitJobOperator``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.models import validate_conversion_formats
+from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
+from airflow_provider_mathpix.operators._results import (
+    JobFinish,
+    JobOutputs,
+    api_base_url,
+    file_xcom,
+    finish_job,
+    output_exts,
+    raise_for_wait_failure,
+)
+from airflow_provider_mathpix.operators._validation import is_template
+from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once
+from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+#: Extra seconds Airflow waits beyond the trigger's own deadline before killing it.
+DEFER_GRACE = 60.0
+
+
+class _MathpixSensor(BaseSensorOperator):
+    """What both sensors share: the deferrable path and soft_fail-aware finishing."""
+
+    def __init__(
+        self,
+        *,
+        mathpix_conn_id: str = MathpixHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 30)
+        super().__init__(**kwargs)
+        self.mathpix_conn_id = mathpix_conn_id
+        self.deferrable = deferrable
+
+    def _ids(self) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover - each sensor names its id
+
+    def _check(self, hook: MathpixHook) -> dict[str, Any] | None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _trigger(self, end_time: float) -> MathpixJobTrigger | MathpixFileTrigger:
+        raise NotImplementedError  # pragma: no cover
+
+    def _result(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
+        event = check_once(lambda: self._check(hook), self._ids(), self.log)
+        if event is None:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=self._complete(hook, event))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
+        # Check once before deferring: a finished job needs no trigger.
+        event = check_once(lambda: self._check(hook), self._ids(), self.log)
+        if event is not None:
+            return self._complete(hook, event)
+        self.defer(
+            trigger=self._trigger(time.time() + self.timeout),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + DEFER_GRACE),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume from the trigger; a ``timeout`` event is a sensor timeout."""
+        if event.get("status") == "timeout":
+            raise AirflowSensorTimeout(
+                f"Sensor has timed out waiting for Mathpix ({event.get('message')})"
+            )  # soft_fail turns this into a skip (BaseSensorOperator.resume_execution)
+        return self._complete(MathpixHook(mathpix_conn_id=self.mathpix_conn_id), event)
+
+    def _complete(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Success, or a failure that ``soft_fail`` turns into a skip in every mode."""
+        try:
+            return self._result(hook, event)
+        except AirflowSensorTimeout:
+            raise
+        except Exception as exc:
+            if self.soft_fail:
+                raise AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
+            raise
+
+
+class MathpixJobSensor(_MathpixSensor):
+    """Wait until a Mathpix job is complete, then apply the partial-success policy.
+
+    On completion it streams the per-file results into the job's manifest and returns
+    (XCom) the job summary of ``design.md``: counters, ``manifest_uri``, up to 10 errors.
+
+    :param job_id: the job to watch (templated; e.g. ``submit.output["job_id"]``).
+    :param max_error_ratio: fraction of errored files tolerated (default 0).
+    :param fail_on_file_errors: False turns every file error into a warning.
+    :param manifest_path: where to write the manifest (default under AIRFLOW_HOME, per job).
+    :param write_manifest: False skips the manifest (XCom still carries an errors sample).
+    :param conversion_formats, destination_prefix: only used to name outputs in the manifest.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix")
+    ui_color = "#e6f1f2"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        max_error_ratio: float = 0.0,
+        fail_on_file_errors: bool = True,
+        manifest_path: str | ObjectStoragePath | None = None,
+        manifest_conn_id: str | None = None,
+        write_manifest: bool = True,
+        conversion_formats: Mapping[str, bool] | Sequence[str] | None = None,
+        destination_prefix: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _require_id(job_id, "job_id")
+        self.job_id = job_id
+        self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
+        self.fail_on_file_errors = fail_on_file_errors
+        self.manifest_path = manifest_path
+        self.manifest_conn_id = manifest_conn_id
+        self.write_manifest = write_manifest
+        self.conversion_formats = (
+            validate_conversion_formats(conversion_formats) if conversion_formats is not None else None
+        )
+        self.destination_prefix = destination_prefix
+
+    def _ids(self) -> dict[str, Any]:
+        return {"job_id": self.job_id}
+
+    def _check(self, hook: MathpixHook) -> dict[str, Any] | None:
+        return check_job(hook, self.job_id, self.log)
+
+    def _trigger(self, end_time: float) -> MathpixJobTrigger:
+        return MathpixJobTrigger(
+            job_id=self.job_id,
+            conn_id=self.mathpix_conn_id,
+            poll_interval=self.poke_interval,
+            end_time=end_time,
+        )
+
+    def _result(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
+        return finish_job(
+            hook,
+            event,
+            outputs=JobOutputs(
+                exts=output_exts(self.conversion_formats),
+                api_base=api_base_url(hook),
+                destination_prefix=self.destination_prefix,
+            ),
+            finish=JobFinish(
+                manifest_path=self.manifest_path,
+                manifest_conn_id=self.manifest_conn_id,
+                write_manifest=self.write_manifest,
+                max_error_ratio=self.max_error_ratio,
+                fail_on_file_errors=self.fail_on_file_errors,
+            ),
+            log=self.log,
+        )
+
+
+class MathpixFileSensor(_MathpixSensor):
+    """Wait until a Mathpix file (and optionally some conversion formats) is ready.
+
+    :param file_id: the file to watch (templated).
+    :param formats: extensions that must be ready too (``["docx"]``); formats can finish
+        after the file's own status.
+    :param destination_uri, destination_basename: only used to name outputs in XCom.
+
+    A file that ends in ``error`` fails the sensor with ``MathpixFileFailed`` carrying the
+    API's code (or skips it with ``soft_fail``).
+    """
+
+    template_fields: Sequence[str] = ("file_id", "formats", "destination_uri", "destination_basename")
+    ui_color = "#e6f1f2"
+
+    def __init__(
+        self,
+        *,
+        file_id: str,
+        formats: Sequence[str] | None = None,
+        destination_uri: str | None = None,
+        destination_basename: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _require_id(file_id, "file_id")
+        self.file_id = file_id
+        self.formats = list(formats) if formats else None
+        if self.formats and not is_template(self.formats, True):
+            validate_conversion_formats(self.formats, "formats")
+        self.destination_uri = destination_uri
+        self.destination_basename = destination_basename
+
+    def _ids(self) -> dict[str, Any]:
+        return {"file_id": self.file_id}
+
+    def _check(self, hook: MathpixHook) -> dict[str, Any] | None:
+        return check_file(hook, self.file_id, self.formats, self.log)
+
+    def _trigger(self, end_time: float) -> MathpixFileTrigger:
+        return MathpixFileTrigger(
+            file_id=self.file_id,
+            conn_id=self.mathpix_conn_id,
+            poll_interval=self.poke_interval,
+            end_time=end_time,
+            formats=self.formats,
+        )
+
+    def _result(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
+        raise_for_wait_failure(event)
+        return file_xcom(
+            self.file_id,
+            hook.get_file(self.file_id),
+            exts=output_exts(self.formats),
+            api_base=api_base_url(hook),
+            destination_uri=self.destination_uri,
+            destination_basename=self.destination_basename,
+        )
+
+
+def _require_id(value: object, field: str) -> None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise MathpixValidationError(f"{field} is required: the id of what to wait for")

@@ -1,0 +1,203 @@
+"""Pure readings of Mathpix status records: is it done, did it fail, how far along is it.
+
+Why separate: the deferrable triggers (async, in the triggerer), the in-process waits
+of the operators and the sensors' pokes (sync, in a worker) must agree on what
+"finished" means. Keeping the rules here as pure functions of the JSON record means
+they are written once and tested without any I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from airflow_provider_mathpix.exceptions import MathpixAPIError
+
+#: Key of a conversion format in a file record's ``formats`` map, where it differs
+#: from the extension a caller requests (``mathpix-api.md``: "tex.zip is keyed latex there").
+_FORMAT_STATUS_KEY = {"tex.zip": "latex"}
+
+#: HTTP statuses worth polling through: rate limiting and server-side trouble.
+_TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: API codes that look transient by status but are not (a monthly quota will not reset soon).
+_PERMANENT_CODES = frozenset({"quota_exceeded"})
+_TRANSIENT_CODES = frozenset({"storage_throttled", "format_not_ready"})
+
+FileState = Literal["pending", "success", "error"]
+
+
+def format_status_key(ext: str) -> str:
+    """The key under which a requested output format's status appears in ``formats``."""
+    return _FORMAT_STATUS_KEY.get(ext, ext)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed poll is worth repeating later rather than ending the wait.
+
+    The hook already retried with backoff; an error still transient after that (a long
+    rate-limit window, a 503 burst, a dropped connection) is ridden out until the
+    deadline, while anything the caller must fix (401, 404, a monthly quota) ends it.
+    """
+    if isinstance(exc, MathpixAPIError):
+        if exc.code in _PERMANENT_CODES:
+            return False
+        return exc.code in _TRANSIENT_CODES or exc.http_status in _TRANSIENT_HTTP
+    return isinstance(exc, (httpx.TransportError, TimeoutError, ConnectionError))
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """A file's state as far as a waiter cares: still pending, done, or failed (with why)."""
+
+    state: FileState
+    code: str | None = None
+    message: str | None = None
+
+
+def file_outcome(record: Mapping[str, Any], formats: Iterable[str] | None = None) -> FileOutcome:
+    """Read ``GET /files/v1/{file_id}``: done when the file AND every requested format are.
+
+    Formats can finish after the file itself, and a format not started yet is absent
+    from ``formats``, so absence means "pending", never "done".
+    """
+    status = record.get("status")
+    if status == "error":
+        return FileOutcome("error", *_record_error(record, default_code="file_error"))
+    if status != "completed":
+        return FileOutcome("pending")
+    format_states = record.get("formats") or {}
+    for ext in formats or ():
+        state = format_states.get(format_status_key(ext))
+        if state == "error":
+            return FileOutcome(
+                "error", "conversion_error", f"conversion to {ext!r} failed for file {record.get('file_id')}"
+            )
+        if state != "completed":
+            return FileOutcome("pending")
+    return FileOutcome("success")
+
+
+def _record_error(record: Mapping[str, Any], default_code: str) -> tuple[str, str]:
+    info = record.get("error_info") or {}
+    code = (info.get("id") if isinstance(info, Mapping) else None) or default_code
+    message = (info.get("message") if isinstance(info, Mapping) else None) or record.get("error") or code
+    return str(code), str(message)
+
+
+def record_error_text(record: Mapping[str, Any]) -> str:
+    """``"<code>: <message>"`` of an errored file record, for manifests and messages."""
+    code, message = _record_error(record, default_code="error")
+    return message if message.startswith(code) else f"{code}: {message}"
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """The counters of ``GET /files/v1/jobs/{job_id}``."""
+
+    status: str
+    file_count: int
+    files_completed: int
+    files_errored: int
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> JobProgress:
+        return cls(
+            status=str(record.get("status") or "processing"),
+            file_count=int(record.get("file_count") or 0),
+            files_completed=int(record.get("files_completed") or 0),
+            files_errored=int(record.get("files_errored") or 0),
+        )
+
+    @property
+    def done(self) -> bool:
+        """A job is complete when every file is terminal, errored files included."""
+        return self.status == "completed"
+
+    @property
+    def terminal_files(self) -> int:
+        return self.files_completed + self.files_errored
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "file_count": self.file_count,
+            "files_completed": self.files_completed,
+            "files_errored": self.files_errored,
+        }
+
+
+class EtaEstimator:
+    """Estimate time left from the rate at which files became terminal since the first poll.
+
+    Stateless across triggerer restarts by design (a restarted trigger simply starts a
+    new estimate): the trigger must serialize only ids, conn_id, interval and deadline.
+    """
+
+    def __init__(self) -> None:
+        self._first: tuple[float, int] | None = None
+
+    def update(self, now: float, done: int, total: int) -> float | None:
+        """Seconds left, or None while there is no rate to extrapolate from."""
+        if self._first is None:
+            self._first = (now, done)
+            return None
+        t0, d0 = self._first
+        elapsed, progressed = now - t0, done - d0
+        if elapsed <= 0 or progressed <= 0:
+            return None
+        return max(0.0, (total - done) * elapsed / progressed)
+
+
+def format_duration(seconds: float) -> str:
+    """``~45 s``, ``~4 min``, ``~2.5 h``: rough on purpose."""
+    if seconds < 90:
+        return f"~{max(1, math.ceil(seconds))} s"
+    if seconds < 90 * 60:
+        return f"~{round(seconds / 60)} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
+def progress_line(progress: JobProgress, eta_seconds: float | None) -> str:
+    """``12,040/200,000 completed, 17 errored, ~4 min left``."""
+    line = (
+        f"{progress.files_completed:,}/{progress.file_count:,} completed, {progress.files_errored:,} errored"
+    )
+    if eta_seconds is not None and not progress.done:
+        line += f", {format_duration(eta_seconds)} left"
+    return line
+
+
+def job_event_payload(progress: JobProgress) -> dict[str, Any] | None:
+    """The ``success`` payload once a job is complete, else None (keep waiting).
+
+    Shared by the trigger and the in-worker waits so both produce identical events and
+    one ``execute_complete`` handles either.
+    """
+    if not progress.done:
+        return None
+    return {**progress.as_dict(), "status": "success", "job_status": progress.status}
+
+
+def file_event_payload(record: Mapping[str, Any], formats: Iterable[str] | None) -> dict[str, Any] | None:
+    """The ``success``/``error`` payload once a file (and its formats) settled, else None."""
+    outcome = file_outcome(record, formats)
+    if outcome.state == "success":
+        return {
+            "status": "success",
+            "file_status": record.get("status"),
+            "num_pages": record.get("num_pages"),
+        }
+    if outcome.state == "error":
+        return {"status": "error", "code": outcome.code, "http_status": None, "message": outcome.message}
+    return None
+
+
+def error_event_payload(exc: BaseException) -> dict[str, Any]:
+    """An ``error`` payload from an exception: the API's code and sentence, never headers."""
+    if isinstance(exc, MathpixAPIError):
+        return {"status": "error", "code": exc.code, "http_status": exc.http_status, "message": exc.message}
+    return {"status": "error", "code": type(exc).__name__, "http_status": None, "message": str(exc)}

@@ -1,0 +1,177 @@
+"""Deferrable triggers: wait for a Mathpix file or job in the triggerer, not in a worker slot.
+
+Shape follows Airflow's deferring guide (and the dbt Cloud provider): a trigger is
+rebuilt from ``serialize()`` anywhere, so it carries only ids, the connection id, the
+poll interval and an absolute deadline (``end_time``, epoch seconds) -- never a key,
+never state. ``run()`` opens ONE client (``async with hook:``) for all its polls,
+awaits everything (the triggerer's loop serves thousands of triggers), rides out
+transient errors until the deadline, yields exactly one event and returns.
+
+Events (``TriggerEvent.payload``):
+
+- ``{"status": "success", ...ids, ...counters}``
+- ``{"status": "error", "code", "http_status", "message", ...ids}``
+- ``{"status": "timeout", "message", ...ids, ...last counters}``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.triggers._status import (
+    EtaEstimator,
+    JobProgress,
+    error_event_payload,
+    file_event_payload,
+    is_transient,
+    job_event_payload,
+    progress_line,
+)
+
+#: Even with a tiny poll interval, do not hammer the API (and the triggerer's loop).
+MIN_POLL_INTERVAL = 0.05
+#: Log a progress line at least this often even when nothing changed.
+_QUIET_LOG_EVERY = 300.0
+
+
+class _PollingTrigger(BaseTrigger):
+    """The poll loop both triggers share: one client, transient errors ridden out, one event."""
+
+    def __init__(self, *, conn_id: str, poll_interval: float, end_time: float) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time)
+
+    def _base_kwargs(self) -> dict[str, Any]:
+        return {"conn_id": self.conn_id, "poll_interval": self.poll_interval, "end_time": self.end_time}
+
+    def _ids(self) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover - abstract; each trigger names its ids
+
+    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
+        """One poll: an event payload when the wait is over, else None."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _timeout_payload(self) -> dict[str, Any]:
+        return {"status": "timeout", "message": "the deadline passed before Mathpix finished"}
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        payload = await self._wait()
+        yield TriggerEvent({**self._ids(), **payload})
+
+    async def _wait(self) -> dict[str, Any]:
+        interval = max(self.poll_interval, MIN_POLL_INTERVAL)
+        try:
+            hook = MathpixHook(mathpix_conn_id=self.conn_id)
+            async with hook:
+                while True:
+                    try:
+                        payload = await self._poll(hook)
+                    except Exception as exc:
+                        if not is_transient(exc):
+                            self.log.error("Polling Mathpix failed: %s", exc)
+                            return error_event_payload(exc)
+                        self.log.warning("Transient error while polling Mathpix (will keep polling): %s", exc)
+                        payload = None
+                    if payload is not None:
+                        return payload
+                    left = self.end_time - time.time()
+                    if left <= 0:
+                        return self._timeout_payload()
+                    await asyncio.sleep(min(interval, left))
+        except Exception as exc:
+            # Opening the client (reading the connection) failed: still one clear event.
+            self.log.error("Could not start polling Mathpix: %s", exc)
+            return error_event_payload(exc)
+
+
+class MathpixJobTrigger(_PollingTrigger):
+    """Wait until every file of a job is terminal (completed or errored).
+
+    :param job_id: the job to watch.
+    :param conn_id: the Mathpix connection id (the key is read in the triggerer, never serialized).
+    :param poll_interval: seconds between polls of ``GET /files/v1/jobs/{job_id}``.
+    :param end_time: absolute deadline, epoch seconds; a ``timeout`` event fires after it.
+    """
+
+    def __init__(self, job_id: str, conn_id: str, poll_interval: float, end_time: float) -> None:
+        super().__init__(conn_id=conn_id, poll_interval=poll_interval, end_time=end_time)
+        self.job_id = job_id
+        self._eta = EtaEstimator()
+        self._last: JobProgress | None = None
+        self._last_logged = 0.0
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"job_id": self.job_id, **self._base_kwargs()},
+        )
+
+    def _ids(self) -> dict[str, Any]:
+        return {"job_id": self.job_id}
+
+    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
+        progress = JobProgress.from_record(await hook.aget_job(self.job_id))
+        now = time.time()
+        eta = self._eta.update(now, progress.terminal_files, progress.file_count)
+        if progress != self._last or now - self._last_logged >= _QUIET_LOG_EVERY:
+            self.log.info("Mathpix job %s: %s", self.job_id, progress_line(progress, eta))
+            self._last, self._last_logged = progress, now
+        return job_event_payload(progress)
+
+    def _timeout_payload(self) -> dict[str, Any]:
+        payload = super()._timeout_payload()
+        if self._last is not None:
+            payload.update({k: v for k, v in self._last.as_dict().items() if k != "status"})
+            payload["message"] = (
+                f"deadline passed with job {self.job_id} at {progress_line(self._last, None)}"
+            )
+        return payload
+
+
+class MathpixFileTrigger(_PollingTrigger):
+    """Wait until a file, and optionally some of its conversion formats, are ready.
+
+    :param file_id: the file to watch.
+    :param formats: extensions (``"docx"``, ``"tex.zip"``, ...) that must be ready too;
+        formats can finish after the file's own status does.
+    """
+
+    def __init__(
+        self,
+        file_id: str,
+        conn_id: str,
+        poll_interval: float,
+        end_time: float,
+        formats: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(conn_id=conn_id, poll_interval=poll_interval, end_time=end_time)
+        self.file_id = file_id
+        self.formats = list(formats) if formats else None
+        self._last_status: str | None = None
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"file_id": self.file_id, **self._base_kwargs(), "formats": self.formats},
+        )
+
+    def _ids(self) -> dict[str, Any]:
+        return {"file_id": self.file_id}
+
+    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
+        record = await hook.aget_file(self.file_id)
+        status = (
+            f"{record.get('status')} {record.get('num_pages_completed') or 0}/{record.get('num_pages') or 0}"
+        )
+        if status != self._last_status:
+            self.log.info("Mathpix file %s: %s pages done", self.file_id, status)
+            self._last_status = status
+        return file_event_payload(record, self.formats)
