@@ -24,7 +24,11 @@ class MathpixAPIError(MathpixError):
     ``code`` is the envelope's machine-readable code (``error`` or ``error_info.id``),
     ``http_status`` the HTTP status, ``message`` the API's sentence. ``method`` and
     ``path`` say which request failed; headers (and so the app_key) are never kept.
+    ``retry_after`` holds the seconds a ``Retry-After`` header asked for, when one came
+    (the retry policy honours it); it is informational and not part of the message.
     """
+
+    retry_after: float | None = None
 
     def __init__(
         self,

@@ -1,21 +1,54 @@
 """MathpixHook: the only place in the provider that speaks HTTP to Mathpix.
 
-SKELETON: public signatures are final (design.md); bodies land in the next commits.
+Request bodies come from ``models`` (pure, validated), so bad input fails before any
+request; answers are judged by ``_transport.check_answer`` (the one error mapping) and
+retried by ``_retry`` (the one policy). Sync methods and their ``a``-prefixed async
+twins differ only in ``await``: each is a one-line call into that shared machinery.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import IO, Any
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
+import httpx
 from airflow.sdk import BaseHook
 
-PathOrFile = str | os.PathLike[str] | IO[bytes]
+from airflow_provider_mathpix import models
+from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.hooks._connection import ClientSettings, settings_from_connection
+from airflow_provider_mathpix.hooks._io import DownloadSink, PathOrFile, UploadSource
+from airflow_provider_mathpix.hooks._jobs import JobPlan
+from airflow_provider_mathpix.hooks._retry import aretrying, retrying
+from airflow_provider_mathpix.hooks._transport import (
+    check_answer,
+    client_kwargs,
+    request_headers,
+    transport_error,
+)
+from airflow_provider_mathpix.models import ApiRequest
+
+__all__ = ["MathpixHook", "PathOrFile"]
+
+PageBuilder = Callable[[str | None], ApiRequest]
 
 
 class MathpixHook(BaseHook):
-    """Talk to the Mathpix Files API (and /v3/batch) with one connection."""
+    """Talk to the Mathpix Files API (and ``/v3/batch``) through one Airflow connection.
+
+    Connection: ``password`` = app_key, ``login`` = app_id (only ``/v3`` needs it),
+    ``host`` = API base URL (default ``https://api.mathpix.com``; ``http://`` only for
+    loopback emulators). Extras: ``timeout`` (s per request, default 30), ``max_retries``
+    (default 5), ``retry_max_wait`` (cap of one wait, default 60 s), ``retry_deadline``
+    (cap of all retrying of one call, default 600 s).
+
+    One ``httpx.Client`` per hook, created lazily and closed by :meth:`close` or ``with``;
+    ``async with hook:`` opens one ``httpx.AsyncClient`` reused by every async call in the
+    block (a trigger's polls share it). Async calls outside such a block use a client of
+    their own for that call. ``download_output`` raises ``MathpixAPIError`` with code
+    ``format_not_ready`` while a requested format is still converting: a state to wait
+    on, not a failure.
+    """
 
     conn_name_attr = "mathpix_conn_id"
     default_conn_name = "mathpix_default"
@@ -25,17 +58,70 @@ class MathpixHook(BaseHook):
     def __init__(self, mathpix_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.mathpix_conn_id = mathpix_conn_id
+        self._settings: ClientSettings | None = None
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+        self._adepth = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(mathpix_conn_id={self.mathpix_conn_id!r})"
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the generic connection form for Mathpix (schema and port are unused)."""
         return {
             "hidden_fields": ["schema", "port"],
             "relabeling": {"login": "App ID", "password": "App Key", "host": "API URL"},
-            "placeholders": {"host": "https://api.mathpix.com", "login": "needed only for /v3 endpoints"},
+            "placeholders": {
+                "host": "https://api.mathpix.com",
+                "login": "app_id (needed only for /v3 image batches)",
+                "password": "app_key",
+                "extra": '{"timeout": 30, "max_retries": 5, "retry_max_wait": 60}',
+            },
         }
 
-    # ---- lifecycle
-    def close(self) -> None: ...
+    # ------------------------------------------------------------------ settings and clients
+
+    def _from_connection(self, conn: Any) -> ClientSettings:
+        return settings_from_connection(
+            self.mathpix_conn_id,
+            host=conn.host,
+            port=conn.port,
+            login=conn.login,
+            password=conn.password,
+            extra=conn.extra,
+        )
+
+    def _get_settings(self) -> ClientSettings:
+        if self._settings is None:
+            from airflow.sdk.log import mask_secret
+
+            settings = self._from_connection(self.get_connection(self.mathpix_conn_id))
+            mask_secret(settings.app_key)
+            self._settings = settings
+        return self._settings
+
+    async def _aget_settings(self) -> ClientSettings:
+        """Read the connection with ``aget_connection``: a sync lookup blocks the triggerer's loop."""
+        if self._settings is None:
+            from airflow.sdk.log import amask_secret
+
+            settings = self._from_connection(await self.aget_connection(self.mathpix_conn_id))
+            await amask_secret(settings.app_key)
+            self._settings = settings
+        return self._settings
+
+    def get_conn(self) -> httpx.Client:
+        """The hook's ``httpx.Client`` (created on first use, reused until :meth:`close`)."""
+        if self._client is None:
+            self._client = httpx.Client(**client_kwargs(self._get_settings()))
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def __enter__(self) -> MathpixHook:
         return self
 
@@ -43,16 +129,173 @@ class MathpixHook(BaseHook):
         self.close()
 
     async def __aenter__(self) -> MathpixHook:
+        if self._adepth == 0:
+            self._aclient = httpx.AsyncClient(**client_kwargs(await self._aget_settings()))
+        self._adepth += 1
         return self
 
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def __aexit__(self, *exc: object) -> None:
+        self._adepth -= 1
+        if self._adepth == 0 and self._aclient is not None:
+            client, self._aclient = self._aclient, None
+            await client.aclose()
 
-    # ---- sync surface
+    # ------------------------------------------------------------------ one call, retried
+
+    def _call(
+        self,
+        req: ApiRequest,
+        *,
+        upload: UploadSource | None = None,
+        sink: DownloadSink | None = None,
+        raw: bool = False,
+    ) -> Any:
+        settings = self._get_settings()
+        return retrying(settings, self.log)(self._attempt, self.get_conn(), settings, req, upload, sink, raw)
+
+    def _attempt(
+        self,
+        client: httpx.Client,
+        settings: ClientSettings,
+        req: ApiRequest,
+        upload: UploadSource | None,
+        sink: DownloadSink | None,
+        raw: bool,
+    ) -> Any:
+        handle = upload.open() if upload else None
+        files: Any = {"file": (upload.filename, handle, "application/octet-stream")} if upload else None
+        try:
+            with client.stream(
+                req.method,
+                req.path,
+                params=req.params,
+                json=req.json,
+                data=req.form,
+                files=files,
+                headers=request_headers(req, settings),
+            ) as resp:
+                if sink is not None and resp.status_code < 400:
+                    sink.begin()
+                    for chunk in resp.iter_bytes():
+                        sink.write(chunk)
+                    return sink.commit()
+                return check_answer(req, resp.status_code, resp.headers, resp.read(), raw=raw)
+        except httpx.TransportError as exc:
+            raise transport_error(req, exc) from exc
+        finally:
+            if upload and handle is not None:
+                upload.close(handle)
+
+    async def _acall(
+        self,
+        req: ApiRequest,
+        *,
+        upload: UploadSource | None = None,
+        sink: DownloadSink | None = None,
+        raw: bool = False,
+    ) -> Any:
+        if self._aclient is None:
+            async with self:
+                return await self._acall(req, upload=upload, sink=sink, raw=raw)
+        settings = await self._aget_settings()
+        return await aretrying(settings, self.log)(
+            self._aattempt, self._aclient, settings, req, upload, sink, raw
+        )
+
+    async def _aattempt(
+        self,
+        client: httpx.AsyncClient,
+        settings: ClientSettings,
+        req: ApiRequest,
+        upload: UploadSource | None,
+        sink: DownloadSink | None,
+        raw: bool,
+    ) -> Any:
+        handle = upload.open() if upload else None
+        files: Any = {"file": (upload.filename, handle, "application/octet-stream")} if upload else None
+        try:
+            async with client.stream(
+                req.method,
+                req.path,
+                params=req.params,
+                json=req.json,
+                data=req.form,
+                files=files,
+                headers=request_headers(req, settings),
+            ) as resp:
+                if sink is not None and resp.status_code < 400:
+                    sink.begin()
+                    async for chunk in resp.aiter_bytes():
+                        sink.write(chunk)
+                    return sink.commit()
+                return check_answer(req, resp.status_code, resp.headers, await resp.aread(), raw=raw)
+        except httpx.TransportError as exc:
+            raise transport_error(req, exc) from exc
+        finally:
+            if upload and handle is not None:
+                upload.close(handle)
+
+    def _pages(self, build: PageBuilder, key: str) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            page = self._call(build(token))
+            yield from page.get(key) or []
+            token = _next_token(page, token, build(token))
+            if token is None:
+                return
+
+    async def _apages(self, build: PageBuilder, key: str) -> AsyncIterator[dict[str, Any]]:
+        async with self:  # one client for the whole walk, even outside a caller's block
+            token: str | None = None
+            while True:
+                page = await self._acall(build(token))
+                for record in page.get(key) or []:
+                    yield record
+                token = _next_token(page, token, build(token))
+                if token is None:
+                    return
+
+    # ------------------------------------------------------------------ connection test
+
     def test_connection(self) -> tuple[bool, str]:
-        raise NotImplementedError
+        """One cheap authenticated call (list one job); the API's own message on failure."""
+        try:
+            self._call(models.jobs_request(page_size=1))
+        except Exception as exc:  # the UI shows any failure as text, never a traceback
+            return False, str(exc)
+        return True, f"Connected to the Mathpix API at {self._get_settings().base_url}"
+
+    async def atest_connection(self) -> tuple[bool, str]:
+        try:
+            await self._acall(models.jobs_request(page_size=1))
+        except Exception as exc:
+            return False, str(exc)
+        return True, f"Connected to the Mathpix API at {(await self._aget_settings()).base_url}"
+
+    # ------------------------------------------------------------------ single files
 
     def submit_file(self, source_uri: str, *, idempotency_key: str | None = None, **options: Any) -> str:
-        raise NotImplementedError
+        """POST /files/v1/uri; returns the ``file_id``.
+
+        Without ``job_id`` or ``idempotency_key`` a random Idempotency-Key is sent, so this
+        call's own retries (after a dropped connection) never create a second file.
+        """
+        req = models.submit_file_request(
+            source_uri, idempotency_key=_idem(idempotency_key, options), **options
+        )
+        file_id = self._call(req)["file_id"]
+        self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
+        return str(file_id)
+
+    async def asubmit_file(
+        self, source_uri: str, *, idempotency_key: str | None = None, **options: Any
+    ) -> str:
+        req = models.submit_file_request(
+            source_uri, idempotency_key=_idem(idempotency_key, options), **options
+        )
+        file_id = (await self._acall(req))["file_id"]
+        self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
+        return str(file_id)
 
     def upload_file(
         self,
@@ -62,7 +305,74 @@ class MathpixHook(BaseHook):
         idempotency_key: str | None = None,
         **options: Any,
     ) -> str:
-        raise NotImplementedError
+        """POST /files/v1 (multipart), streaming a local path or binary file object."""
+        source = UploadSource(path_or_fileobj, filename)
+        req = models.upload_file_request(
+            source.filename, idempotency_key=_idem(idempotency_key, options), **options
+        )
+        file_id = self._call(req, upload=source)["file_id"]
+        self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
+        return str(file_id)
+
+    async def aupload_file(
+        self,
+        path_or_fileobj: PathOrFile,
+        filename: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        **options: Any,
+    ) -> str:
+        source = UploadSource(path_or_fileobj, filename)
+        req = models.upload_file_request(
+            source.filename, idempotency_key=_idem(idempotency_key, options), **options
+        )
+        file_id = (await self._acall(req, upload=source))["file_id"]
+        self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
+        return str(file_id)
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        """GET /files/v1/{file_id}: the file's status record."""
+        return self._call(models.simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
+
+    async def aget_file(self, file_id: str) -> dict[str, Any]:
+        return await self._acall(models.simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
+
+    def download_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
+        """GET /files/v1/{file_id}.{ext}: bytes, or the byte count streamed into ``to``.
+
+        Raises ``MathpixAPIError`` with code ``format_not_ready`` while the format converts.
+        """
+        req = models.download_request(file_id, ext)
+        if to is None:
+            return self._call(req, raw=True)  # type: ignore[no-any-return]
+        sink = DownloadSink(to)
+        try:
+            return self._call(req, sink=sink)  # type: ignore[no-any-return]
+        finally:
+            sink.abort()
+
+    async def adownload_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
+        req = models.download_request(file_id, ext)
+        if to is None:
+            return await self._acall(req, raw=True)  # type: ignore[no-any-return]
+        sink = DownloadSink(to)
+        try:
+            return await self._acall(req, sink=sink)  # type: ignore[no-any-return]
+        finally:
+            sink.abort()
+
+    def delete_file(self, file_id: str) -> dict[str, Any]:
+        """DELETE /files/v1/{file_id} (terminal files only; repeating it succeeds)."""
+        result = self._call(models.simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
+        self.log.info("Deleted Mathpix file %s", file_id)
+        return result  # type: ignore[no-any-return]
+
+    async def adelete_file(self, file_id: str) -> dict[str, Any]:
+        result = await self._acall(models.simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
+        self.log.info("Deleted Mathpix file %s", file_id)
+        return result  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ jobs
 
     def submit_job(
         self,
@@ -71,36 +381,91 @@ class MathpixHook(BaseHook):
         max_items_per_request: int | None = None,
         **options: Any,
     ) -> dict[str, Any]:
-        raise NotImplementedError
+        """POST /files/v1/jobs in chunks of ``max_items_per_request`` (default 50,000), all under one job_id.
+
+        ``items``: any iterable of item mappings (``source_uri`` and optionally
+        ``custom_id``, ``destination_uri``, ``destination_basename``, ``filename``,
+        ``s3_region``, ``page_ranges``), streamed. Returns ``{"job_id", "file_count", "calls"}``.
+        """
+        plan = JobPlan(items, job_id, max_items_per_request, options)
+        for req in plan.requests():
+            self._call(req)
+        self.log.info(_job_summary(plan))
+        return plan.result()
+
+    async def asubmit_job(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        job_id: str | None = None,
+        max_items_per_request: int | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        plan = JobPlan(items, job_id, max_items_per_request, options)
+        async with self:
+            for req in plan.requests():
+                await self._acall(req)
+        self.log.info(_job_summary(plan))
+        return plan.result()
 
     def get_job(self, job_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """GET /files/v1/jobs/{job_id}: status and counters."""
+        return self._call(models.simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
+
+    async def aget_job(self, job_id: str) -> dict[str, Any]:
+        return await self._acall(models.simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
 
     def iter_job_files(
         self, job_id: str, status: str | None = None, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        raise NotImplementedError
+        """Every file of a job, following ``next_page_token``; ``status`` filters (and fills ``status``)."""
+        models.job_files_request(job_id, status, page_size)  # fail on bad input now, not on first next()
+        return self._pages(lambda token: models.job_files_request(job_id, status, page_size, token), "files")
+
+    def aiter_job_files(
+        self, job_id: str, status: str | None = None, page_size: int | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        models.job_files_request(job_id, status, page_size)
+        return self._apages(lambda token: models.job_files_request(job_id, status, page_size, token), "files")
 
     def get_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """GET /files/v1/jobs/{job_id}/files/{custom_id}: that file's status record."""
+        req = models.simple_request(
+            "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id=job_id, custom_id=custom_id
+        )
+        return self._call(req)  # type: ignore[no-any-return]
+
+    async def aget_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
+        req = models.simple_request(
+            "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id=job_id, custom_id=custom_id
+        )
+        return await self._acall(req)  # type: ignore[no-any-return]
 
     def finalize_job(self, job_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """POST /files/v1/jobs/{job_id}/finalize (idempotent; needed before job.completed webhooks)."""
+        result = self._call(models.simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id))
+        self.log.info("Finalized Mathpix job %s", job_id)
+        return result  # type: ignore[no-any-return]
+
+    async def afinalize_job(self, job_id: str) -> dict[str, Any]:
+        req = models.simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id)
+        result = await self._acall(req)
+        self.log.info("Finalized Mathpix job %s", job_id)
+        return result  # type: ignore[no-any-return]
 
     def iter_jobs(
-        self, start: str | None = None, end: str | None = None, page_size: int | None = None
+        self, start: Any = None, end: Any = None, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        raise NotImplementedError
+        """Jobs newest first, optionally between ``start`` and ``end`` (yyyy-MM-dd or dates)."""
+        models.jobs_request(start, end, page_size)
+        return self._pages(lambda token: models.jobs_request(start, end, page_size, token), "jobs")
 
-    def get_file(self, file_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+    def aiter_jobs(
+        self, start: Any = None, end: Any = None, page_size: int | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        models.jobs_request(start, end, page_size)
+        return self._apages(lambda token: models.jobs_request(start, end, page_size, token), "jobs")
 
-    def download_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
-        """Bytes when ``to`` is None, else the number of bytes streamed into ``to``."""
-        raise NotImplementedError
-
-    def delete_file(self, file_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+    # ------------------------------------------------------------------ data sources, identities, webhooks
 
     def create_data_source(
         self,
@@ -112,91 +477,23 @@ class MathpixHook(BaseHook):
         name: str | None = None,
         region: str | None = None,
     ) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def list_data_sources(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def test_data_source(self, data_source_id: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def delete_data_source(self, data_source_id: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def get_onboarding_identities(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def get_webhook_config(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def test_webhook(
-        self, callback_url: str, callback_headers: Mapping[str, str] | None = None
-    ) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def submit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
-        raise NotImplementedError
-
-    def get_image_batch(self, batch_id: int | str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    # ---- async twins (same arguments and results)
-    async def atest_connection(self) -> tuple[bool, str]:
-        raise NotImplementedError
-
-    async def asubmit_file(
-        self, source_uri: str, *, idempotency_key: str | None = None, **options: Any
-    ) -> str:
-        raise NotImplementedError
-
-    async def aupload_file(
-        self,
-        path_or_fileobj: PathOrFile,
-        filename: str | None = None,
-        *,
-        idempotency_key: str | None = None,
-        **options: Any,
-    ) -> str:
-        raise NotImplementedError
-
-    async def asubmit_job(
-        self,
-        items: Iterable[Mapping[str, Any]],
-        job_id: str | None = None,
-        max_items_per_request: int | None = None,
-        **options: Any,
-    ) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def aget_job(self, job_id: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def aiter_job_files(
-        self, job_id: str, status: str | None = None, page_size: int | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
-        yield {}
-
-    async def aget_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def afinalize_job(self, job_id: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def aiter_jobs(
-        self, start: str | None = None, end: str | None = None, page_size: int | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
-        yield {}
-
-    async def aget_file(self, file_id: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    async def adownload_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
-        raise NotImplementedError
-
-    async def adelete_file(self, file_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+        """POST /files/v1/data-sources: register a bucket Mathpix may read and write."""
+        req = models.create_data_source_request(
+            provider,
+            bucket,
+            auth_method,
+            provider_specific_details=provider_specific_details,
+            name=name,
+            region=region,
+        )
+        result = self._call(req)
+        self.log.info(
+            "Registered Mathpix data source %s for %s bucket %s",
+            result.get("data_source_id"),
+            provider,
+            bucket,
+        )
+        return result  # type: ignore[no-any-return]
 
     async def acreate_data_source(
         self,
@@ -208,30 +505,121 @@ class MathpixHook(BaseHook):
         name: str | None = None,
         region: str | None = None,
     ) -> dict[str, Any]:
-        raise NotImplementedError
+        req = models.create_data_source_request(
+            provider,
+            bucket,
+            auth_method,
+            provider_specific_details=provider_specific_details,
+            name=name,
+            region=region,
+        )
+        result = await self._acall(req)
+        self.log.info(
+            "Registered Mathpix data source %s for %s bucket %s",
+            result.get("data_source_id"),
+            provider,
+            bucket,
+        )
+        return result  # type: ignore[no-any-return]
+
+    def list_data_sources(self) -> list[dict[str, Any]]:
+        return self._call(ApiRequest("GET", "/files/v1/data-sources")).get("data_sources", [])  # type: ignore[no-any-return]
 
     async def alist_data_sources(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        return (await self._acall(ApiRequest("GET", "/files/v1/data-sources"))).get("data_sources", [])  # type: ignore[no-any-return]
+
+    def test_data_source(self, data_source_id: str) -> dict[str, Any]:
+        """POST /files/v1/data-sources/{id}/test: a failed probe is a 200 with ``result: failed``."""
+        req = models.simple_request(
+            "POST", "/files/v1/data-sources/{data_source_id}/test", data_source_id=data_source_id
+        )
+        return self._call(req)  # type: ignore[no-any-return]
 
     async def atest_data_source(self, data_source_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+        req = models.simple_request(
+            "POST", "/files/v1/data-sources/{data_source_id}/test", data_source_id=data_source_id
+        )
+        return await self._acall(req)  # type: ignore[no-any-return]
+
+    def delete_data_source(self, data_source_id: str) -> dict[str, Any]:
+        req = models.simple_request(
+            "DELETE", "/files/v1/data-sources/{data_source_id}", data_source_id=data_source_id
+        )
+        return self._call(req)  # type: ignore[no-any-return]
 
     async def adelete_data_source(self, data_source_id: str) -> dict[str, Any]:
-        raise NotImplementedError
+        req = models.simple_request(
+            "DELETE", "/files/v1/data-sources/{data_source_id}", data_source_id=data_source_id
+        )
+        return await self._acall(req)  # type: ignore[no-any-return]
+
+    def get_onboarding_identities(self) -> dict[str, Any]:
+        """GET /files/v1/onboarding/identities: the Mathpix principals to grant bucket access."""
+        return self._call(ApiRequest("GET", "/files/v1/onboarding/identities"))  # type: ignore[no-any-return]
 
     async def aget_onboarding_identities(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return await self._acall(ApiRequest("GET", "/files/v1/onboarding/identities"))  # type: ignore[no-any-return]
+
+    def get_webhook_config(self) -> dict[str, Any]:
+        """GET /files/v1/webhook-config: ``{"signing_secret"}`` (mask it if you log it)."""
+        return self._call(ApiRequest("GET", "/files/v1/webhook-config"))  # type: ignore[no-any-return]
 
     async def aget_webhook_config(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return await self._acall(ApiRequest("GET", "/files/v1/webhook-config"))  # type: ignore[no-any-return]
+
+    def test_webhook(
+        self, callback_url: str, callback_headers: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """POST /files/v1/webhook-config/test: ``{"status": "delivered"|"failed", ...}``."""
+        return self._call(models.test_webhook_request(callback_url, callback_headers))  # type: ignore[no-any-return]
 
     async def atest_webhook(
         self, callback_url: str, callback_headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        raise NotImplementedError
+        return await self._acall(models.test_webhook_request(callback_url, callback_headers))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ /v3 image batches
+
+    def submit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
+        """POST /v3/batch; returns the ``batch_id``. A v3 body with ``error`` raises even under HTTP 200."""
+        batch_id = self._call(models.submit_image_batch_request(urls, **options))["batch_id"]
+        self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
+        return batch_id  # type: ignore[no-any-return]
 
     async def asubmit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
-        raise NotImplementedError
+        batch_id = (await self._acall(models.submit_image_batch_request(urls, **options)))["batch_id"]
+        self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
+        return batch_id  # type: ignore[no-any-return]
+
+    def get_image_batch(self, batch_id: int | str) -> dict[str, Any]:
+        """GET /v3/batch/{batch_id}: ``{"keys", "results"}``, results filling in progressively."""
+        return self._call(models.get_image_batch_request(batch_id))  # type: ignore[no-any-return]
 
     async def aget_image_batch(self, batch_id: int | str) -> dict[str, Any]:
-        raise NotImplementedError
+        return await self._acall(models.get_image_batch_request(batch_id))  # type: ignore[no-any-return]
+
+
+def _idem(idempotency_key: str | None, options: Mapping[str, Any]) -> str | None:
+    """The caller's key, else a fresh one for standalone submissions (the pair wins in a job)."""
+    if idempotency_key is not None or options.get("job_id") is not None:
+        return idempotency_key
+    return models.new_idempotency_key()
+
+
+def _next_token(page: Mapping[str, Any], previous: str | None, req: ApiRequest) -> str | None:
+    token = page.get("next_page_token")
+    if not token:
+        return None
+    if token == previous:
+        raise MathpixAPIError(
+            "invalid_response",
+            200,
+            "the API returned the same page token twice",
+            method=req.method,
+            path=req.path,
+        )
+    return str(token)
+
+
+def _job_summary(plan: JobPlan) -> str:
+    return f"Submitted job {plan.job_id} with {plan.file_count} items in {plan.calls} call(s)"

@@ -1,0 +1,323 @@
+"""Request building: every rule of the contract, checked before any request exists."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from airflow_provider_mathpix import models
+from airflow_provider_mathpix.exceptions import MathpixValidationError
+
+# ---------------------------------------------------------------- identifiers
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        ("", "must not be empty"),
+        ("a" * 257, "257 characters long"),
+        ("a/b", "outside"),
+        ("é", "outside"),
+        ("a b", "outside"),
+        (5, "must be a string"),
+    ],
+)
+def test_bad_ids_name_the_field_and_rule(value: object, rule: str) -> None:
+    with pytest.raises(MathpixValidationError, match=rule) as info:
+        models.validate_id(value, "job_id")
+    assert "job_id" in str(info.value)
+
+
+def test_good_ids_pass() -> None:
+    for value in ("a", "A-z_0.9:x", "x" * 256):
+        assert models.validate_id(value, "custom_id") == value
+
+
+# ---------------------------------------------------------------- URIs
+
+
+@pytest.mark.parametrize(
+    ("uri", "kind"),
+    [
+        ("s3://bucket/key.pdf", "s3"),
+        ("gs://bucket/dir/key.pdf", "gs"),
+        ("https://acct01.blob.core.windows.net/container/blob.pdf", "azure"),
+        ("https://example.com/a.pdf", "https"),
+        ("http://127.0.0.1:8000/a.pdf", "https"),
+        ("http://localhost/a.pdf", "https"),
+    ],
+)
+def test_supported_uris(uri: str, kind: str) -> None:
+    assert models.classify_uri(uri, "source_uri") == kind
+
+
+@pytest.mark.parametrize(
+    ("uri", "rule"),
+    [
+        ("http://example.com/a.pdf", "unsupported scheme"),
+        ("ftp://host/a.pdf", "unsupported scheme"),
+        ("/local/file.pdf", "unsupported scheme"),
+        ("file:///etc/passwd", "unsupported scheme"),
+        ("s3://bucket", "no object key"),
+        ("s3:///key", "no bucket"),
+        ("gs://bucket/", "no object key"),
+        ("https://acct01.blob.core.windows.net/", "without a container"),
+        ("https://acct01.blob.core.windows.net/container", "no blob"),
+        ("https:///nohost", "no host"),
+        ("s3://bucket/a key.pdf", "whitespace"),
+        ("", "non-empty"),
+        (None, "non-empty"),
+    ],
+)
+def test_unsupported_uris_are_rejected(uri: Any, rule: str) -> None:
+    with pytest.raises(MathpixValidationError, match=rule) as info:
+        models.classify_uri(uri, "source_uri")
+    assert "source_uri" in str(info.value)
+
+
+def test_destination_may_be_a_bare_bucket_or_prefix() -> None:
+    assert models.classify_uri("s3://bucket", "destination_uri", require_key=False) == "s3"
+    assert (
+        models.classify_uri("https://acct01.blob.core.windows.net/out", "destination_uri", require_key=False)
+        == "azure"
+    )
+
+
+# ---------------------------------------------------------------- /uri and upload bodies
+
+
+def test_submit_file_body() -> None:
+    req = models.submit_file_request(
+        "s3://b/k.pdf",
+        idempotency_key="idem-1",
+        conversion_formats={"docx": True, "md": True},
+        destination_uri="s3://b/out",
+        image_output_mode="local",
+        rm_spaces=True,
+        page_ranges="1-3, 5",
+        metadata=None,
+    )
+    assert (req.method, req.path) == ("POST", "/files/v1/uri")
+    assert req.json == {
+        "source_uri": "s3://b/k.pdf",
+        "conversion_formats": {"docx": True, "md": True},
+        "destination_uri": "s3://b/out",
+        "image_output_mode": "local",
+        "rm_spaces": True,
+        "page_ranges": "1-3, 5",
+    }
+    assert req.headers == {"Idempotency-Key": "idem-1"}
+
+
+def test_conversion_formats_as_a_list_is_accepted() -> None:
+    req = models.submit_file_request("https://x.org/a.pdf", conversion_formats=["md", "tex.zip"])
+    assert req.json["conversion_formats"] == {"md": True, "tex.zip": True}
+
+
+def test_custom_id_with_job_id_goes_in_the_body() -> None:
+    req = models.submit_file_request("https://x.org/a.pdf", job_id="j1", custom_id="c1")
+    assert req.json["job_id"] == "j1" and req.json["custom_id"] == "c1"
+
+
+BAD_FILE_OPTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"custom_id": "c1"}, "custom_id requires job_id"),
+    ({"job_id": "bad id"}, "job_id"),
+    ({"conversion_formats": {"doc": True}}, "unknown format 'doc'"),
+    ({"conversion_formats": {"md": "yes"}}, "true or false"),
+    ({"conversion_formats": "md"}, "mapping"),
+    ({"conversion_format": {"md": True}}, "did you mean 'conversion_formats'"),
+    ({"image_output_mode": "remote", "destination_uri": "s3://b/o"}, "'local'"),
+    ({"image_output_mode": "local"}, "needs destination_uri"),
+    ({"destination_uri": "ftp://b/o"}, "unsupported scheme"),
+    ({"page_ranges": "one-two"}, "page_ranges"),
+    ({"destination_basename": "../up"}, "without '..'"),
+    ({"filename": ""}, "filename must be a non-empty string"),
+    ({"metadata": ["x"]}, "metadata must be a mapping"),
+    ({"callback_url": "http://example.com/hook"}, "https://"),
+    ({"callback_url": "https://10.0.0.5/hook"}, "private"),
+    ({"callback_url": "https://localhost/hook"}, "private host"),
+    ({"callback_url": "https://[::1]/hook"}, "private"),
+    ({"callback_headers": {"X": "1"}}, "need callback_url"),
+    ({"callback_events": ["file.completed"]}, "need callback_url"),
+    ({"callback_url": "https://example.com/h", "callback_events": ["file.done"]}, "unknown events"),
+    ({"callback_url": "https://example.com/h", "callback_events": "file.error"}, "non-empty list"),
+    ({"callback_url": "https://example.com/h", "callback_headers": {"Host": "x"}}, "may not set 'Host'"),
+    (
+        {"callback_url": "https://example.com/h", "callback_headers": {"Mathpix-Signature": "x"}},
+        "may not set",
+    ),
+    (
+        {"callback_url": "https://example.com/h", "callback_headers": {f"X-{i}": "v" for i in range(11)}},
+        "at most 10",
+    ),
+    ({"callback_url": "https://example.com/h", "callback_headers": {"X-Big": "v" * 5000}}, "at most 4096"),
+    ({"rm_spaces": object()}, "JSON-serialisable"),
+]
+
+
+@pytest.mark.parametrize(("options", "rule"), BAD_FILE_OPTIONS)
+def test_bad_file_options_are_rejected(options: dict[str, Any], rule: str) -> None:
+    with pytest.raises(MathpixValidationError, match=rule):
+        models.submit_file_request("https://example.com/a.pdf", **options)
+
+
+def test_bad_idempotency_key() -> None:
+    with pytest.raises(MathpixValidationError, match="idempotency_key"):
+        models.submit_file_request("https://example.com/a.pdf", idempotency_key="has space")
+
+
+def test_good_callback_options() -> None:
+    req = models.submit_file_request(
+        "https://example.com/a.pdf",
+        callback_url="https://hooks.example.com/mathpix",
+        callback_headers={"X-Token": "t"},
+        callback_events=["file.completed", "file.error"],
+    )
+    assert req.json["callback_events"] == ["file.completed", "file.error"]
+
+
+def test_upload_form_fields() -> None:
+    req = models.upload_file_request(
+        "a.pdf", job_id="j", custom_id="c", conversion_formats={"md": True}, rm_spaces=False
+    )
+    assert (req.method, req.path) == ("POST", "/files/v1")
+    assert req.form is not None
+    assert req.form["filename"] == "a.pdf" and req.form["job_id"] == "j" and req.form["custom_id"] == "c"
+    assert json.loads(req.form["options_json"]) == {"conversion_formats": {"md": True}, "rm_spaces": False}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "rule"),
+    [
+        ({"custom_id": "c"}, "custom_id requires job_id"),
+        ({"source_uri": "s3://b/k"}, "source_uri is for submit_file"),
+        ({"conversion_formats": {"odt": True}}, "unknown format"),
+    ],
+)
+def test_bad_upload_options(kwargs: dict[str, Any], rule: str) -> None:
+    with pytest.raises(MathpixValidationError, match=rule):
+        models.upload_file_request("a.pdf", **kwargs)
+
+
+# ---------------------------------------------------------------- other endpoints
+
+
+def test_job_files_query() -> None:
+    req = models.job_files_request("j", "error", 500, "tok")
+    assert req.path == "/files/v1/jobs/j/files"
+    assert req.params == {"status": "error", "limit": 500, "paging_state": "tok"}
+
+
+@pytest.mark.parametrize(
+    ("args", "rule"),
+    [
+        (("j", "done"), "status must be one of"),
+        (("j", None, 0), "page_size"),
+        (("j", None, "10"), "page_size"),
+        (("j/x",), "job_id"),
+    ],
+)
+def test_bad_job_files_query(args: tuple[Any, ...], rule: str) -> None:
+    with pytest.raises(MathpixValidationError, match=rule):
+        models.job_files_request(*args)
+
+
+def test_jobs_query_and_dates() -> None:
+    import datetime
+
+    req = models.jobs_request(datetime.date(2026, 1, 2), "2026-02-01", 10)
+    assert req.params == {"start": "2026-01-02", "end": "2026-02-01", "limit": 10}
+    for start, end, rule in [
+        ("2026/01/01", None, "yyyy-MM-dd"),
+        ("2026-02-30", None, "not a real date"),
+        ("2026-03-01", "2026-02-01", "after end"),
+    ]:
+        with pytest.raises(MathpixValidationError, match=rule):
+            models.jobs_request(start, end)
+
+
+def test_download_request() -> None:
+    assert models.download_request("f1", "tex.zip").path == "/files/v1/f1.tex.zip"
+    assert models.download_request("f1", ".md").path == "/files/v1/f1.md"
+    for ext in ("", "../x", "MD", "md/x", None):
+        with pytest.raises(MathpixValidationError, match="ext"):
+            models.download_request("f1", ext)  # type: ignore[arg-type]
+    with pytest.raises(MathpixValidationError, match="file_id"):
+        models.download_request("../etc", "md")
+
+
+def test_simple_request_validates_every_path_id() -> None:
+    req = models.simple_request(
+        "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id="j", custom_id="c:1"
+    )
+    assert req.path == "/files/v1/jobs/j/files/c:1"
+    with pytest.raises(MathpixValidationError, match="custom_id"):
+        models.simple_request("GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id="j", custom_id="a/b")
+
+
+def test_data_source_request() -> None:
+    req = models.create_data_source_request(
+        "aws", "my-bucket", "iam_role", provider_specific_details={"role_arn": "arn:x"}, region="us-east-1"
+    )
+    assert req.json == {
+        "provider": "aws",
+        "bucket": "my-bucket",
+        "auth_method": "iam_role",
+        "provider_specific_details": {"role_arn": "arn:x"},
+        "region": "us-east-1",
+    }
+    for args, rule in [
+        (("dropbox", "b", "iam_role"), "provider must be one of"),
+        (("gcp", "b", "iam_role"), "auth_method for gcp"),
+        (("aws", "s3://b", "iam_role"), "bare bucket name"),
+        (("aws", "", "iam_role"), "bucket must be a non-empty string"),
+    ]:
+        with pytest.raises(MathpixValidationError, match=rule):
+            models.create_data_source_request(*args)
+
+
+def test_webhook_test_request() -> None:
+    req = models.test_webhook_request("https://example.com/h", {"X-A": "1"})
+    assert req.json == {"callback_url": "https://example.com/h", "callback_headers": {"X-A": "1"}}
+    with pytest.raises(MathpixValidationError, match="callback_url"):
+        models.test_webhook_request("https://192.168.1.1/h")
+
+
+def test_image_batch_request() -> None:
+    req = models.submit_image_batch_request(
+        {"a": "https://example.com/a.png", "b": {"url": "https://example.com/b.png", "formats": ["text"]}},
+        formats=["latex_simplified"],
+        ocr_behavior="text",
+        callback={"post": "https://example.com/cb", "headers": {"X": "1"}},
+    )
+    assert req.v3 and req.path == "/v3/batch"
+    assert req.json["urls"]["b"] == {"url": "https://example.com/b.png", "formats": ["text"]}
+    assert req.json["formats"] == ["latex_simplified"]
+    assert models.get_image_batch_request(17).path == "/v3/batch/17"
+    assert models.get_image_batch_request("17").v3
+
+
+@pytest.mark.parametrize(
+    ("urls", "options", "rule"),
+    [
+        ({}, {}, "non-empty mapping"),
+        ({"a": "s3://b/k.png"}, {}, "https:// image URL"),
+        ({"a": {"formats": ["text"]}}, {}, r"urls\['a'\].url is required"),
+        ({"a": "https://x.org/a.png"}, {"formats": "text"}, "non-empty list"),
+        ({"a": "https://x.org/a.png"}, {"ocr_behavior": "math"}, "'latex' or 'text'"),
+        ({"a": "https://x.org/a.png"}, {"confidence_threshold": 2}, "from 0 to 1"),
+        ({"a": "https://x.org/a.png"}, {"callback": {"post": "http://x.org"}}, "https://"),
+        ({"a": "https://x.org/a.png"}, {"format": ["text"]}, "did you mean 'formats'"),
+    ],
+)
+def test_bad_image_batches(urls: Any, options: dict[str, Any], rule: str) -> None:
+    with pytest.raises(MathpixValidationError, match=rule):
+        models.submit_image_batch_request(urls, **options)
+
+
+@pytest.mark.parametrize("bad", [-1, "x1", True, 1.5])
+def test_bad_batch_ids(bad: Any) -> None:
+    with pytest.raises(MathpixValidationError, match="batch_id"):
+        models.get_image_batch_request(bad)
