@@ -37,13 +37,15 @@ DEFAULT_API_BASE = "https://api.mathpix.com"
 
 
 def api_base_url(hook: MathpixHook) -> str:
-    """The API base URL the hook talks to (outputs without a destination are served there)."""
-    for attr in ("base_url", "api_url"):
-        value = getattr(hook, attr, None)
-        if isinstance(value, str) and value:
-            return value.rstrip("/")
-    settings = getattr(hook, "settings", None)
-    value = getattr(settings, "base_url", None)
+    """The API base URL the hook talks to (outputs without a destination are served there).
+
+    Prefers a public ``base_url`` on the hook; until the hook exposes one, its resolved
+    connection settings (read once, cached by the hook) give the same value.
+    """
+    value = getattr(hook, "base_url", None)
+    if not isinstance(value, str) or not value:
+        get_settings = getattr(hook, "_get_settings", None)
+        value = getattr(get_settings(), "base_url", None) if callable(get_settings) else None
     return value.rstrip("/") if isinstance(value, str) and value else DEFAULT_API_BASE
 
 

@@ -1,0 +1,12 @@
+"""Fixtures for DAG runs against the emulator: see ``support.py`` beside this file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make ``tests.system.support`` importable
+
+from tests.system.support import airflow_db, emulator, pdf_server
+
+__all__ = ["airflow_db", "emulator", "pdf_server"]
