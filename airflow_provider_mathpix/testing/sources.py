@@ -1,0 +1,141 @@
+"""Reading source documents: loopback/https over HTTP, buckets through ``BucketStore``.
+
+A per-URI cache (with a TTL) means 20,000 files made from a handful of URLs cost a
+handful of fetches and parses; concurrent readers of one URI wait for the first.
+Failures become the file's error code (``not_found``, ``forbidden``,
+``data_source_access_denied``, ``unsupported_format``), never an exception.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from .documents import Document, analyze
+from .errors import ApiError
+from .rules import Location
+
+
+class Buckets:
+    """Lazy access to helper D's ``testing.buckets.BucketStore`` (imported on first use)."""
+
+    def __init__(self, config: dict[str, Any] | None) -> None:
+        self._config = config
+        self._store: Any = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    def store(self) -> Any:
+        """The BucketStore, or raise ``data_source_access_denied`` saying why there is none."""
+        with self._lock:
+            if self._store is None and self._error is None:
+                try:
+                    from .buckets import BucketStore
+
+                    self._store = BucketStore(self._config)
+                except Exception as exc:  # missing module or cloud libraries: a clear per-file error
+                    self._error = f"the emulator cannot reach emulated buckets: {type(exc).__name__}: {exc}"
+            if self._store is None:
+                raise ApiError("data_source_access_denied", self._error or "no bucket store")
+            return self._store
+
+    def read(self, uri: str) -> bytes:
+        store = self.store()
+        try:
+            return bytes(store.read(uri))
+        except Exception as exc:
+            raise _bucket_error(exc, uri) from None
+
+    def write(self, uri: str, data: bytes, content_type: str | None) -> None:
+        store = self.store()
+        try:
+            store.write(uri, data, content_type)
+        except Exception as exc:
+            raise _bucket_error(exc, uri) from None
+
+
+def _bucket_error(exc: Exception, uri: str) -> ApiError:
+    name = type(exc).__name__
+    if name == "ObjectNotFound":
+        return ApiError("not_found", f"{uri} does not exist in the bucket")
+    if "Throttl" in name:
+        return ApiError("storage_throttled", f"{uri}: storage throttled: {exc}")
+    return ApiError("data_source_access_denied", f"{uri}: the data source grant does not work: {exc}")
+
+
+class _Entry:
+    __slots__ = ("at", "done", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Document | ApiError | None = None
+        self.at = 0.0
+
+
+class SourceCache:
+    """URI → parsed :class:`Document` (or the error), fetched once per TTL."""
+
+    def __init__(self, buckets: Buckets, *, timeout: float, ttl: float) -> None:
+        self.buckets = buckets
+        self.timeout = timeout
+        self.ttl = ttl
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+        self._http = httpx.Client(timeout=timeout, follow_redirects=True, trust_env=False)
+        self.fetches = 0
+        self.hits = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def get(self, uri: str, location: Location) -> Document:
+        """The document behind ``uri``; raises :class:`ApiError` with the file's error code."""
+        with self._lock:
+            entry = self._entries.get(uri)
+            fresh = entry is not None and (not entry.done.is_set() or time.monotonic() - entry.at < self.ttl)
+            owner = not fresh
+            if owner:
+                entry = _Entry()
+                self._entries[uri] = entry
+            else:
+                self.hits += 1
+        assert entry is not None
+        if owner:
+            self.fetches += 1
+            try:
+                entry.result = analyze(self.read(uri, location))
+            except ApiError as exc:
+                entry.result = exc
+            except Exception as exc:  # an unexpected parser failure is still a per-file error
+                entry.result = ApiError("unsupported_format", f"the source could not be read: {exc}")
+            entry.at = time.monotonic()
+            entry.done.set()
+        else:
+            entry.done.wait()
+        if isinstance(entry.result, ApiError):
+            raise entry.result
+        assert entry.result is not None
+        return entry.result
+
+    def read(self, uri: str, location: Location) -> bytes:
+        """The raw bytes behind ``uri`` (uncached); raises :class:`ApiError` with the file's error code."""
+        if location.kind == "bucket":
+            return self.buckets.read(uri)
+        try:
+            resp = self._http.get(uri)
+        except httpx.HTTPError as exc:
+            raise ApiError("not_found", f"the source could not be fetched: {type(exc).__name__}") from None
+        if resp.status_code in (404, 410):
+            raise ApiError("not_found", f"the source answered HTTP {resp.status_code}")
+        if resp.status_code in (401, 403):
+            raise ApiError("forbidden", f"the source answered HTTP {resp.status_code}")
+        if resp.status_code >= 400:
+            raise ApiError("not_found", f"the source answered HTTP {resp.status_code}")
+        return resp.content
