@@ -15,7 +15,8 @@ URIs are the forms Mathpix accepts:
 ``s3://bucket/key``, ``gs://bucket/key`` and
 ``https://{account}.blob.core.windows.net/{container}/{blob}``; the last is mapped
 onto the configured Azurite endpoint (the account in the host must be the
-configured account).
+configured account). Keys are percent-decoded (the provider percent-encodes
+whitespace, ``%`` and non-ASCII characters of keys when it builds a ``source_uri``).
 
 Every method blocks; the emulator calls them from a thread pool.
 """
@@ -78,7 +79,7 @@ def parse_bucket_uri(uri: str) -> BucketLocation:
         return BucketLocation(
             provider="aws" if scheme == "s3" else "gcp",
             bucket=parts.netloc,
-            key=parts.path.lstrip("/"),
+            key=unquote(parts.path.lstrip("/")),
         )
     host = (parts.hostname or "").lower()
     if scheme == "https" and host.endswith(AZURE_BLOB_HOST_SUFFIX):

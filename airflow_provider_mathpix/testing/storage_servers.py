@@ -44,6 +44,7 @@ S3_REGION = "us-east-1"
 GCS_PROJECT = "test-project"
 
 STARTUP_TIMEOUT = 60.0
+GCSFS_FLAG = "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"
 
 
 class StorageServerError(RuntimeError):
@@ -179,12 +180,20 @@ def gcs_connection_env(endpoint_url: str, conn_id: str = "google_cloud_default")
     ``gcs.endpoint`` points the ``gs://`` ObjectStoragePath filesystem (gcsfs) at the
     emulator; ``STORAGE_EMULATOR_HOST`` does the same for google-cloud-storage, which
     the google provider's ``GCSHook`` uses; ``is_anonymous`` skips Google auth.
+    ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false`` stops gcsfs (2025.x+) from asking Google's
+    gRPC storage-control API for the bucket type, which an emulator does not serve (each
+    ``gs://`` call would otherwise wait out a 60 s timeout); it must be set before gcsfs is
+    imported.
     """
     conn = _conn_json(
         "google_cloud_platform",
         extra={"is_anonymous": True, "project": GCS_PROJECT, "gcs.endpoint": endpoint_url},
     )
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": conn, "STORAGE_EMULATOR_HOST": endpoint_url}
+    return {
+        f"AIRFLOW_CONN_{conn_id.upper()}": conn,
+        "STORAGE_EMULATOR_HOST": endpoint_url,
+        GCSFS_FLAG: "false",
+    }
 
 
 def azurite_connection_string(blob_endpoint: str) -> str:

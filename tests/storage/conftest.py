@@ -7,10 +7,14 @@ gets its own uniquely named buckets instead of its own server.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+
+# Before anything imports gcsfs: no gRPC bucket-type lookups against the GCS emulator.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 from airflow_provider_mathpix.testing.storage_servers import (
     StorageServer,
