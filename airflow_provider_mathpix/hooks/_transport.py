@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from airflow_provider_mathpix import __version__
-from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks._connection import ClientSettings
 from airflow_provider_mathpix.models import ApiRequest, envelope_error, parse_error_body, parse_retry_after
 
@@ -48,7 +48,12 @@ def client_kwargs(settings: ClientSettings) -> dict[str, Any]:
 def request_headers(req: ApiRequest, settings: ClientSettings) -> dict[str, str]:
     """Per-request headers: Idempotency-Key, and app_id on /v3 only (the Files API ignores it)."""
     headers = dict(req.headers)
-    if req.v3 and settings.app_id:
+    if req.v3:
+        if not settings.app_id:
+            raise MathpixValidationError(
+                f"Mathpix connection {settings.conn_id!r}: the App ID (login field) is empty; "
+                f"{req.method} {req.path} needs the app_id"
+            )
         headers["app_id"] = settings.app_id
     return headers
 
