@@ -16,16 +16,11 @@ from typing import Any, Literal
 import httpx
 
 from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.models import WAITABLE_CODES, is_retryable
 
 #: Key of a conversion format in a file record's ``formats`` map, where it differs
 #: from the extension a caller requests (``mathpix-api.md``: "tex.zip is keyed latex there").
 _FORMAT_STATUS_KEY = {"tex.zip": "latex"}
-
-#: HTTP statuses worth polling through: rate limiting and server-side trouble.
-_TRANSIENT_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: API codes that look transient by status but are not (a monthly quota will not reset soon).
-_PERMANENT_CODES = frozenset({"quota_exceeded"})
-_TRANSIENT_CODES = frozenset({"storage_throttled", "format_not_ready"})
 
 FileState = Literal["pending", "success", "error"]
 
@@ -43,9 +38,9 @@ def is_transient(exc: BaseException) -> bool:
     deadline, while anything the caller must fix (401, 404, a monthly quota) ends it.
     """
     if isinstance(exc, MathpixAPIError):
-        if exc.code in _PERMANENT_CODES:
-            return False
-        return exc.code in _TRANSIENT_CODES or exc.http_status in _TRANSIENT_HTTP
+        # The retry rules are the hook's (models.is_retryable), written once; a format
+        # still converting is a state to wait on, not a failure.
+        return exc.code in WAITABLE_CODES or is_retryable(exc.http_status, exc.code)
     return isinstance(exc, (httpx.TransportError, TimeoutError, ConnectionError))
 
 
