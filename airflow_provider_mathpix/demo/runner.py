@@ -1,0 +1,172 @@
+"""``python -m airflow_provider_mathpix.demo``: run the flagship DAG end to end, print a summary.
+
+Order matters: Airflow reads ``AIRFLOW_HOME`` and its database URL when it is first
+imported, so they are set (to the demo's own home under ``.demo/``) before anything
+imports Airflow. Then the services start, the metadata DB is initialised, the flagship
+DAG is registered and run for real with ``dag.test()`` (deferrable tasks really defer;
+``dag.test()`` runs their triggers in-process), and the summary is read back from what
+the run left behind: XCom, the bucket and the warehouse table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_mathpix.demo.environment import FlagshipSetup, emulated_services, real_services
+
+FLAGSHIP_DAG_ID = "example_mathpix_flagship"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FLAGSHIP_FILE = REPO_ROOT / "example_dags" / "example_mathpix_flagship.py"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_mathpix.demo",
+        description=(
+            "Run the flagship Mathpix pipeline (S3 prefix -> Mathpix job -> Markdown in S3 -> "
+            "warehouse table) on the bundled emulator and an emulated S3, or with --real against "
+            "api.mathpix.com (needs MATHPIX_APP_KEY and MATHPIX_DEMO_BUCKET)."
+        ),
+    )
+    parser.add_argument("--real", action="store_true", help="use api.mathpix.com and your own S3 bucket")
+    parser.add_argument("--documents", type=int, default=None, help="number of sample PDFs (default: 5)")
+    parser.add_argument("--home", default=".demo", help="demo working folder (default: .demo)")
+    args = parser.parse_args(argv)
+    if args.documents is not None and args.documents < 1:
+        parser.error("--documents must be at least 1")
+    return args
+
+
+def configure_airflow(airflow_home: Path) -> None:
+    """Point Airflow at the demo's own home and SQLite DB (before Airflow is imported)."""
+    if "airflow" in sys.modules:
+        raise RuntimeError("configure_airflow must run before Airflow is imported")
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    os.environ["AIRFLOW_HOME"] = str(airflow_home)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{airflow_home / 'airflow.db'}"
+    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(FLAGSHIP_FILE.parent)
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+
+
+def load_flagship_dag() -> Any:
+    """Import ``example_dags/example_mathpix_flagship.py`` (it reads its settings from the env)."""
+    if not FLAGSHIP_FILE.exists():
+        raise SystemExit(f"{FLAGSHIP_FILE} not found: run the demo from a clone of the repository")
+    spec = importlib.util.spec_from_file_location("example_mathpix_flagship", FLAGSHIP_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def run_dag(dag: Any) -> Any:
+    """Initialise the metadata DB, register the DAG as the dag-processor would, ``dag.test()`` it."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.utils import db
+
+    db.initdb()
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder=os.devnull)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+    return dag.test()
+
+
+def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, key=key, task_ids=task_id, dag_ids=dag_run.dag_id)
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+@dataclass
+class Summary:
+    """What the run produced, read back from XCom, the bucket and the warehouse."""
+
+    state: str
+    task_states: dict[str, str]
+    documents: int = 0
+    pages: int = 0
+    files_errored: int = 0
+    outputs: list[str] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "success" and self.documents > 0
+
+
+def summarize(setup: FlagshipSetup, dag_run: Any) -> Summary:
+    from airflow_provider_mathpix.demo.warehouse import read_documents
+
+    states = {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
+    summary = Summary(state=str(getattr(dag_run.state, "value", dag_run.state)), task_states=states)
+    job = xcom_value(dag_run, "wait_for_job") or xcom_value(dag_run, "convert") or {}
+    loaded = xcom_value(dag_run, "load_warehouse") or {}
+    ids = loaded.get("ids") if isinstance(loaded, dict) else None
+    summary.files_errored = int(job.get("files_errored") or 0) if isinstance(job, dict) else 0
+    if setup.warehouse.exists() and ids:
+        summary.rows = read_documents(setup.warehouse, ids)
+    summary.documents = len(summary.rows)
+    summary.pages = sum(row.pages for row in summary.rows)
+    summary.outputs = [key for key in setup.list_keys("processed/") if key.endswith(".md")]
+    return summary
+
+
+def print_summary(setup: FlagshipSetup, summary: Summary, timings: dict[str, float], real: bool) -> None:
+    target = "api.mathpix.com" if real else "the bundled Mathpix emulator + emulated S3 (moto)"
+    print()
+    print("=" * 72)
+    print(f"Mathpix flagship pipeline on {target}: run {summary.state.upper()}")
+    print("=" * 72)
+    print(f"  tasks       : {', '.join(f'{t}={s}' for t, s in summary.task_states.items())}")
+    print(f"  documents   : {summary.documents} converted and loaded (of {len(setup.documents)} submitted)")
+    print(f"  pages       : {summary.pages}")
+    print(f"  errors      : {summary.files_errored} file(s) errored")
+    outputs = f" ({len(summary.outputs)} Markdown files)" if summary.outputs else ""
+    print(f"  outputs     : {setup.processed_uri}{outputs}")
+    print(f"  table       : documents in {setup.warehouse} (SQLite)")
+    for row in summary.rows:
+        print(f"      {row.id:<48.48} {row.pages:>3} pages  {row.title[:40]}")
+    print(
+        f"  wall time   : {timings['total']:.1f} s total (setup {timings['setup']:.1f} s, "
+        f"pipeline {timings['pipeline']:.1f} s)"
+    )
+    print("=" * 72)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    start = time.monotonic()
+    workdir = Path(args.home).resolve()
+    configure_airflow(workdir / "airflow-home")
+    from airflow_provider_mathpix.demo.environment import patched_environ
+
+    services = (
+        real_services(workdir, documents=args.documents)
+        if args.real
+        else emulated_services(workdir, documents=args.documents)
+    )
+    with services as setup, patched_environ(setup.env):
+        dag = load_flagship_dag()
+        setup_done = time.monotonic()
+        dag_run = run_dag(dag)
+        finished = time.monotonic()
+        summary = summarize(setup, dag_run)
+    timings = {"total": finished - start, "setup": setup_done - start, "pipeline": finished - setup_done}
+    print_summary(setup, summary, timings, args.real)
+    return 0 if summary.ok else 1
