@@ -20,6 +20,9 @@ MAX_ID_LEN = 256
 _ID_RE = re.compile(r"[A-Za-z0-9_\-.:]+\Z")
 AZURE_HOST_SUFFIX = ".blob.core.windows.net"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_HTTP_RE = re.compile(
+    r"(https?)://([A-Za-z0-9.\-]+)(?::\d{1,5})?(/[^?#]*)?(?:[?#].*)?\Z", re.IGNORECASE | re.DOTALL
+)
 
 #: Formats every completed file has, requested or not.
 ALWAYS_FORMATS: tuple[str, ...] = ("mmd", "lines.json", "lines.mmd.json")
@@ -107,19 +110,23 @@ def classify_uri(uri: Any, field: str, *, allow_loopback_http: bool = True) -> L
             raise bad(f"{field} {uri!r} has no bucket name")
         return Location("bucket", "aws" if head.startswith("s3") else "gcp", bucket)
     if head.startswith("https://") or head.startswith("http://"):
-        parts = urlsplit(uri)
-        host = (parts.hostname or "").lower()
+        fast = _HTTP_RE.match(uri)  # the common case without urlsplit (200,000 items per call)
+        if fast is not None:
+            scheme, host, path = fast.group(1).lower(), fast.group(2).lower(), fast.group(3) or ""
+        else:
+            parts = urlsplit(uri)
+            scheme, host, path = parts.scheme, (parts.hostname or "").lower(), parts.path
         if not host:
             raise bad(f"{field} {uri!r} has no host")
-        if host.endswith(AZURE_HOST_SUFFIX) and parts.scheme == "https":
+        if host.endswith(AZURE_HOST_SUFFIX) and scheme == "https":
             account = host[: -len(AZURE_HOST_SUFFIX)]
-            container = parts.path.lstrip("/").split("/", 1)[0]
+            container = path.lstrip("/").split("/", 1)[0]
             if not account or not container:
                 raise bad(
                     f"{field} {uri!r}: Azure Blob URIs are https://{{account}}{AZURE_HOST_SUFFIX}/{{container}}/{{blob}}"
                 )
             return Location("bucket", "azure", container, account)
-        if parts.scheme == "https" or (allow_loopback_http and is_loopback(host)):
+        if scheme == "https" or (allow_loopback_http and is_loopback(host)):
             return HTTP_LOCATION
         raise bad(f"{field} {uri!r}: plain http:// is not accepted; use https://")
     raise bad(f"{field} {uri!r}: scheme must be s3://, gs://, https:// or an Azure Blob https:// URL")

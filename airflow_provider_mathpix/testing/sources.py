@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 import httpx
@@ -70,20 +71,26 @@ class _Entry:
     __slots__ = ("at", "done", "result")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
-        self.result: Document | ApiError | None = None
+        self.done = False
+        self.result: Document | tuple[str, str] | None = None
         self.at = 0.0
 
 
 class SourceCache:
-    """URI → parsed :class:`Document` (or the error), fetched once per TTL."""
+    """URI → parsed :class:`Document` (or the error code and message), fetched once per TTL.
 
-    def __init__(self, buckets: Buckets, *, timeout: float, ttl: float) -> None:
+    Bounded (least recently used out beyond ``max_entries``) and light: one shared
+    condition instead of an event per URI, errors kept as ``(code, message)``, so a
+    200,000-item job with distinct URLs does not turn the cache into the memory hog.
+    """
+
+    def __init__(self, buckets: Buckets, *, timeout: float, ttl: float, max_entries: int = 4096) -> None:
         self.buckets = buckets
         self.timeout = timeout
         self.ttl = ttl
-        self._entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._cond = threading.Condition()
         self._http = httpx.Client(timeout=timeout, follow_redirects=True, trust_env=False)
         self.fetches = 0
         self.hits = 0
@@ -92,35 +99,43 @@ class SourceCache:
         self._http.close()
 
     def clear(self) -> None:
-        with self._lock:
+        with self._cond:
             self._entries.clear()
+            self.fetches = self.hits = 0
 
     def get(self, uri: str, location: Location) -> Document:
         """The document behind ``uri``; raises :class:`ApiError` with the file's error code."""
-        with self._lock:
+        with self._cond:
             entry = self._entries.get(uri)
-            fresh = entry is not None and (not entry.done.is_set() or time.monotonic() - entry.at < self.ttl)
-            owner = not fresh
-            if owner:
+            if entry is not None and entry.done and time.monotonic() - entry.at >= self.ttl:
+                entry = None
+            owner = entry is None
+            if entry is None:
                 entry = _Entry()
                 self._entries[uri] = entry
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+                self.fetches += 1
             else:
+                self._entries.move_to_end(uri)
                 self.hits += 1
-        assert entry is not None
         if owner:
-            self.fetches += 1
+            result: Document | tuple[str, str]
             try:
-                entry.result = analyze(self.read(uri, location))
+                result = analyze(self.read(uri, location))
             except ApiError as exc:
-                entry.result = exc
+                result = (exc.code, exc.message)
             except Exception as exc:  # an unexpected parser failure is still a per-file error
-                entry.result = ApiError("unsupported_format", f"the source could not be read: {exc}")
-            entry.at = time.monotonic()
-            entry.done.set()
+                result = ("unsupported_format", f"the source could not be read: {exc}")
+            with self._cond:
+                entry.result, entry.at, entry.done = result, time.monotonic(), True
+                self._cond.notify_all()
         else:
-            entry.done.wait()
-        if isinstance(entry.result, ApiError):
-            raise entry.result
+            with self._cond:
+                while not entry.done:
+                    self._cond.wait()
+        if isinstance(entry.result, tuple):
+            raise ApiError(*entry.result)
         assert entry.result is not None
         return entry.result
 
