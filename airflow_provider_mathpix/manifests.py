@@ -17,6 +17,8 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_provider_mathpix.storage import to_object_storage_path
+
 #: Where manifests go when the DAG author does not say: under the Airflow home, one per job.
 DEFAULT_MANIFEST_DIR = ("mathpix", "manifests")
 
@@ -53,11 +55,23 @@ def resolve_manifest_path(
         text = os.fspath(manifest_path)
         is_dir = text.endswith("/")
         if "://" not in text:
-            text = f"file://{os.path.abspath(text)}" + ("/" if is_dir else "")
-        path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+            path = ObjectStoragePath(f"file://{os.path.abspath(text)}")
+        else:
+            # The storage layer maps each scheme to its provider's default connection
+            # (aws_default, google_cloud_default, wasb_default) unless conn_id is given.
+            path = to_object_storage_path(text, conn_id)
     if is_dir:
         path = path / f"{job_id}.jsonl"
     return path
+
+
+def manifest_uri(path: ObjectStoragePath) -> str:
+    """The URI to publish (XCom): ``s3://bucket/key``, without the connection id.
+
+    ``str(path)`` would embed the conn_id as ``s3://aws_default@bucket/key``; readers get
+    the connection from :func:`read_manifest`'s ``conn_id`` (or the scheme's default).
+    """
+    return path.as_uri()
 
 
 def write_manifest(path: ObjectStoragePath, records: Iterable[Mapping[str, Any]]) -> int:
@@ -81,7 +95,7 @@ def write_manifest(path: ObjectStoragePath, records: Iterable[Mapping[str, Any]]
 def read_manifest(path: str | ObjectStoragePath, *, conn_id: str | None = None) -> Iterator[dict[str, Any]]:
     """Yield the records of a manifest one by one (for downstream tasks)."""
     if not isinstance(path, ObjectStoragePath):
-        path = ObjectStoragePath(path, conn_id=conn_id) if conn_id else ObjectStoragePath(path)
+        path = to_object_storage_path(path, conn_id)
     with path.open("r", encoding="utf-8") as lines:
         for line in lines:
             if line.strip():

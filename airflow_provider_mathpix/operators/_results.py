@@ -19,6 +19,7 @@ from typing import Any
 
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import manifest_uri as uri_of
 from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
 from airflow_provider_mathpix.operators._errors import (
     MathpixFileFailed,
@@ -244,7 +245,7 @@ def finish_job(
     if finish.write_manifest:
         path = resolve_manifest_path(finish.manifest_path, job_id=job_id, conn_id=finish.manifest_conn_id)
         written = write_manifest(path, iter_job_records(hook, job_id, outputs, errors_sample))
-        manifest_uri = str(path)
+        manifest_uri = uri_of(path)
         log.info("Wrote the manifest of job %s (%s files) to %s", job_id, f"{written:,}", manifest_uri)
     elif files_errored:
         errors_sample = sample_errors(hook, job_id)

@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make ``tests.system.support`` importable
 
-from tests.system.support import airflow_db, emulator, pdf_server
+from tests.system.support import airflow_db, emulator, pdf_server, s3_emulator, s3_server
 
-__all__ = ["airflow_db", "emulator", "pdf_server"]
+__all__ = ["airflow_db", "emulator", "pdf_server", "s3_emulator", "s3_server"]

@@ -144,6 +144,26 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield emu
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Any]:
+    """A moto S3 server subprocess, shared by the session (buckets are per test)."""
+    from airflow_provider_mathpix.testing.storage_servers import moto_s3_server
+
+    with moto_s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_emulator(s3_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    """An emulator that reads and writes the moto S3 server; ``aws_default`` points there too."""
+    from airflow_provider_mathpix.testing import MathpixEmulator
+
+    with MathpixEmulator(storage=s3_server.bucket_store_config) as emu:
+        for key, value in {**connection_uri_env(emu.url), **s3_server.airflow_env}.items():
+            monkeypatch.setenv(key, value)
+        yield emu, s3_server
+
+
 # --------------------------------------------------------------------------- running DAGs
 
 
