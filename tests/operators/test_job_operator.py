@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, task
 
 from airflow_provider_mathpix.ids import custom_id_from_uri
-from airflow_provider_mathpix.models import custom_id_from_key
 from airflow_provider_mathpix.manifests import read_manifest
+from airflow_provider_mathpix.models import custom_id_from_key
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from tests.system.support import APP_KEY, run_dag, task_states, xcom
 
