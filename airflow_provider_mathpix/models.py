@@ -214,11 +214,20 @@ def validate_conversion_formats(value: object, field: str = "conversion_formats"
     return out
 
 
-def validate_callback_url(url: object, field: str = "callback_url") -> str:
-    """HTTPS only, and never a private, loopback or link-local address (SSRF guard)."""
+def validate_callback_url(
+    url: object, field: str = "callback_url", *, loopback_callbacks: bool = False
+) -> str:
+    """HTTPS only, and never a private, loopback or link-local address (SSRF guard).
+
+    ``loopback_callbacks``: the hook sets it only when the API itself is on a loopback
+    host (a local emulator), so tests can receive webhooks on 127.0.0.1 while a real
+    Mathpix is never handed a private address.
+    """
     if not isinstance(url, str) or not url:
         raise MathpixValidationError(f"{field} must be a non-empty https:// URL")
     parts = urlsplit(url)
+    if loopback_callbacks and parts.scheme.lower() in ("http", "https") and is_loopback_host(parts.hostname):
+        return url
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise MathpixValidationError(f"{field} {url!r} must be an https:// URL with a host")
     host = parts.hostname.lower()
@@ -269,7 +278,9 @@ def _validate_str(value: object, field: str) -> str:
     return value
 
 
-def validate_options(options: Mapping[str, Any], where: str, *, allow_item_keys: bool) -> dict[str, Any]:
+def validate_options(
+    options: Mapping[str, Any], where: str, *, allow_item_keys: bool, loopback_callbacks: bool = False
+) -> dict[str, Any]:
     """Validate options shared by /uri, upload and job calls; return a JSON-ready copy.
 
     ``allow_item_keys`` is False for job-wide options, where per-file keys
@@ -294,7 +305,7 @@ def validate_options(options: Mapping[str, Any], where: str, *, allow_item_keys:
             if not isinstance(value, Mapping):
                 raise MathpixValidationError(f"{field} must be a mapping")
         elif key == "callback_url":
-            value = validate_callback_url(value, field)
+            value = validate_callback_url(value, field, loopback_callbacks=loopback_callbacks)
         elif key == "callback_headers":
             value = validate_callback_headers(value, field)
         elif key == "callback_events":
@@ -454,17 +465,23 @@ def _check_file_ids(options: Mapping[str, Any], where: str) -> None:
         raise MathpixValidationError(f"{where}: image_output_mode='local' needs destination_uri")
 
 
-def submit_file_request(source_uri: str, *, idempotency_key: str | None = None, **options: Any) -> ApiRequest:
+def submit_file_request(
+    source_uri: str, *, idempotency_key: str | None = None, loopback_callbacks: bool = False, **options: Any
+) -> ApiRequest:
     """POST /files/v1/uri."""
     _check_file_ids(options, "submit_file")
     job_id = options.pop("job_id", None)
-    body = validate_options({"source_uri": source_uri, **options}, "", allow_item_keys=True)
+    body = validate_options(
+        {"source_uri": source_uri, **options}, "", allow_item_keys=True, loopback_callbacks=loopback_callbacks
+    )
     if job_id is not None:
         body["job_id"] = job_id
     return ApiRequest("POST", "/files/v1/uri", json=body, headers=_idem_headers(idempotency_key))
 
 
-def upload_file_request(filename: str, *, idempotency_key: str | None = None, **options: Any) -> ApiRequest:
+def upload_file_request(
+    filename: str, *, idempotency_key: str | None = None, loopback_callbacks: bool = False, **options: Any
+) -> ApiRequest:
     """POST /files/v1 (multipart): form fields ``filename``, ``job_id``, ``custom_id``, ``options_json``."""
     _validate_str(filename, "filename")
     if "source_uri" in options:
@@ -472,7 +489,7 @@ def upload_file_request(filename: str, *, idempotency_key: str | None = None, **
     _check_file_ids(options, "upload_file")
     job_id = options.pop("job_id", None)
     custom_id = options.pop("custom_id", None)
-    rest = validate_options(options, "", allow_item_keys=True)
+    rest = validate_options(options, "", allow_item_keys=True, loopback_callbacks=loopback_callbacks)
     form: dict[str, str] = {"filename": filename}
     if job_id is not None:
         form["job_id"] = job_id
@@ -483,9 +500,9 @@ def upload_file_request(filename: str, *, idempotency_key: str | None = None, **
     return ApiRequest("POST", "/files/v1", form=form, headers=_idem_headers(idempotency_key))
 
 
-def job_options(options: Mapping[str, Any]) -> dict[str, Any]:
+def job_options(options: Mapping[str, Any], *, loopback_callbacks: bool = False) -> dict[str, Any]:
     """Validate job-wide options once per submission (not once per chunk)."""
-    return validate_options(options, "", allow_item_keys=False)
+    return validate_options(options, "", allow_item_keys=False, loopback_callbacks=loopback_callbacks)
 
 
 def submit_job_request(job_id: str, files: list[dict[str, Any]], options: Mapping[str, Any]) -> ApiRequest:
@@ -607,9 +624,13 @@ def create_data_source_request(
     return ApiRequest("POST", "/files/v1/data-sources", json=body)
 
 
-def test_webhook_request(callback_url: str, callback_headers: Mapping[str, str] | None = None) -> ApiRequest:
+def test_webhook_request(
+    callback_url: str, callback_headers: Mapping[str, str] | None = None, *, loopback_callbacks: bool = False
+) -> ApiRequest:
     """POST /files/v1/webhook-config/test."""
-    body: dict[str, Any] = {"callback_url": validate_callback_url(callback_url)}
+    body: dict[str, Any] = {
+        "callback_url": validate_callback_url(callback_url, loopback_callbacks=loopback_callbacks)
+    }
     if callback_headers is not None:
         body["callback_headers"] = validate_callback_headers(callback_headers)
     return ApiRequest("POST", "/files/v1/webhook-config/test", json=body)
@@ -635,7 +656,9 @@ def _validate_image_url(value: object, field: str) -> None:
         raise MathpixValidationError(f"{field} must be an https:// image URL, got {value!r}")
 
 
-def _validate_image_options(options: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _validate_image_options(
+    options: Mapping[str, Any], where: str, loopback_callbacks: bool = False
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in options.items():
         if value is None:
@@ -654,7 +677,7 @@ def _validate_image_options(options: Mapping[str, Any], where: str) -> dict[str,
         elif key == "callback":
             if not isinstance(value, Mapping) or "post" not in value:
                 raise MathpixValidationError(f"{field} must be a mapping like {{'post': 'https://...'}}")
-            validate_callback_url(value["post"], f"{field}.post")
+            validate_callback_url(value["post"], f"{field}.post", loopback_callbacks=loopback_callbacks)
             if value.get("headers") is not None:
                 validate_callback_headers(value["headers"], f"{field}.headers")
             value = dict(value)
@@ -670,7 +693,9 @@ def _validate_image_options(options: Mapping[str, Any], where: str) -> dict[str,
     return out
 
 
-def submit_image_batch_request(urls: Mapping[str, Any], **options: Any) -> ApiRequest:
+def submit_image_batch_request(
+    urls: Mapping[str, Any], *, loopback_callbacks: bool = False, **options: Any
+) -> ApiRequest:
     """POST /v3/batch: ``urls`` maps a key to an image URL or to ``{"url", ...per-image options}``."""
     if not isinstance(urls, Mapping) or not urls:
         raise MathpixValidationError("urls must be a non-empty mapping of key -> image URL")
@@ -683,13 +708,13 @@ def submit_image_batch_request(urls: Mapping[str, Any], **options: Any) -> ApiRe
                 raise MathpixValidationError(f"urls[{key!r}].url is required")
             _validate_image_url(value["url"], f"urls[{key!r}].url")
             per_image = _validate_image_options(
-                {k: v for k, v in value.items() if k != "url"}, f"urls[{key!r}]"
+                {k: v for k, v in value.items() if k != "url"}, f"urls[{key!r}]", loopback_callbacks
             )
             body_urls[key] = {"url": value["url"], **per_image}
         else:
             _validate_image_url(value, f"urls[{key!r}]")
             body_urls[key] = value
-    body = {"urls": body_urls, **_validate_image_options(options, "")}
+    body = {"urls": body_urls, **_validate_image_options(options, "", loopback_callbacks)}
     try:
         json.dumps(body)
     except (TypeError, ValueError) as exc:

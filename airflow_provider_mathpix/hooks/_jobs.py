@@ -37,6 +37,8 @@ class JobPlan:
         job_id: str | None,
         max_items_per_request: int | None,
         options: Mapping[str, Any],
+        *,
+        loopback_callbacks: bool = False,
     ) -> None:
         if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
             raise MathpixValidationError(
@@ -44,7 +46,7 @@ class JobPlan:
             )
         self.job_id = validate_id(job_id, "job_id") if job_id is not None else new_job_id()
         self.chunk_size = validate_max_items_per_request(max_items_per_request)
-        self.options = job_options(options)
+        self.options = job_options(options, loopback_callbacks=loopback_callbacks)
         self._needs_destination = self.options.get("image_output_mode") == "local"
         if isinstance(items, Sequence):
             if not items:

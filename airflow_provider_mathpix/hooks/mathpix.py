@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from airflow.sdk import BaseHook
@@ -110,6 +111,13 @@ class MathpixHook(BaseHook):
             await amask_secret(settings.app_key)
             self._settings = settings
         return self._settings
+
+    def _local(self) -> bool:
+        """Whether the API is a loopback emulator (then loopback callback URLs are allowed)."""
+        return _is_local(self._get_settings())
+
+    async def _alocal(self) -> bool:
+        return _is_local(await self._aget_settings())
 
     def get_conn(self) -> httpx.Client:
         """The hook's ``httpx.Client`` (created on first use, reused until :meth:`close`)."""
@@ -281,7 +289,10 @@ class MathpixHook(BaseHook):
         call's own retries (after a dropped connection) never create a second file.
         """
         req = models.submit_file_request(
-            source_uri, idempotency_key=_idem(idempotency_key, options), **options
+            source_uri,
+            idempotency_key=_idem(idempotency_key, options),
+            loopback_callbacks=self._local(),
+            **options,
         )
         file_id = self._call(req)["file_id"]
         self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
@@ -291,7 +302,10 @@ class MathpixHook(BaseHook):
         self, source_uri: str, *, idempotency_key: str | None = None, **options: Any
     ) -> str:
         req = models.submit_file_request(
-            source_uri, idempotency_key=_idem(idempotency_key, options), **options
+            source_uri,
+            idempotency_key=_idem(idempotency_key, options),
+            loopback_callbacks=await self._alocal(),
+            **options,
         )
         file_id = (await self._acall(req))["file_id"]
         self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
@@ -308,7 +322,10 @@ class MathpixHook(BaseHook):
         """POST /files/v1 (multipart), streaming a local path or binary file object."""
         source = UploadSource(path_or_fileobj, filename)
         req = models.upload_file_request(
-            source.filename, idempotency_key=_idem(idempotency_key, options), **options
+            source.filename,
+            idempotency_key=_idem(idempotency_key, options),
+            loopback_callbacks=self._local(),
+            **options,
         )
         file_id = self._call(req, upload=source)["file_id"]
         self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
@@ -324,7 +341,10 @@ class MathpixHook(BaseHook):
     ) -> str:
         source = UploadSource(path_or_fileobj, filename)
         req = models.upload_file_request(
-            source.filename, idempotency_key=_idem(idempotency_key, options), **options
+            source.filename,
+            idempotency_key=_idem(idempotency_key, options),
+            loopback_callbacks=await self._alocal(),
+            **options,
         )
         file_id = (await self._acall(req, upload=source))["file_id"]
         self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
@@ -387,7 +407,7 @@ class MathpixHook(BaseHook):
         ``custom_id``, ``destination_uri``, ``destination_basename``, ``filename``,
         ``s3_region``, ``page_ranges``), streamed. Returns ``{"job_id", "file_count", "calls"}``.
         """
-        plan = JobPlan(items, job_id, max_items_per_request, options)
+        plan = JobPlan(items, job_id, max_items_per_request, options, loopback_callbacks=self._local())
         for req in plan.requests():
             self._call(req)
         self.log.info(_job_summary(plan))
@@ -400,7 +420,7 @@ class MathpixHook(BaseHook):
         max_items_per_request: int | None = None,
         **options: Any,
     ) -> dict[str, Any]:
-        plan = JobPlan(items, job_id, max_items_per_request, options)
+        plan = JobPlan(items, job_id, max_items_per_request, options, loopback_callbacks=await self._alocal())
         async with self:
             for req in plan.requests():
                 await self._acall(req)
@@ -571,23 +591,35 @@ class MathpixHook(BaseHook):
         self, callback_url: str, callback_headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         """POST /files/v1/webhook-config/test: ``{"status": "delivered"|"failed", ...}``."""
-        return self._call(models.test_webhook_request(callback_url, callback_headers))  # type: ignore[no-any-return]
+        return self._call(
+            models.test_webhook_request(callback_url, callback_headers, loopback_callbacks=self._local())
+        )  # type: ignore[no-any-return]
 
     async def atest_webhook(
         self, callback_url: str, callback_headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        return await self._acall(models.test_webhook_request(callback_url, callback_headers))  # type: ignore[no-any-return]
+        return await self._acall(
+            models.test_webhook_request(
+                callback_url, callback_headers, loopback_callbacks=await self._alocal()
+            )
+        )  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ /v3 image batches
 
     def submit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
         """POST /v3/batch; returns the ``batch_id``. A v3 body with ``error`` raises even under HTTP 200."""
-        batch_id = self._call(models.submit_image_batch_request(urls, **options))["batch_id"]
+        batch_id = self._call(
+            models.submit_image_batch_request(urls, loopback_callbacks=self._local(), **options)
+        )["batch_id"]
         self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
         return batch_id  # type: ignore[no-any-return]
 
     async def asubmit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
-        batch_id = (await self._acall(models.submit_image_batch_request(urls, **options)))["batch_id"]
+        batch_id = (
+            await self._acall(
+                models.submit_image_batch_request(urls, loopback_callbacks=await self._alocal(), **options)
+            )
+        )["batch_id"]
         self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
         return batch_id  # type: ignore[no-any-return]
 
@@ -604,6 +636,10 @@ def _idem(idempotency_key: str | None, options: Mapping[str, Any]) -> str | None
     if idempotency_key is not None or options.get("job_id") is not None:
         return idempotency_key
     return models.new_idempotency_key()
+
+
+def _is_local(settings: ClientSettings) -> bool:
+    return models.is_loopback_host(urlsplit(settings.base_url).hostname)
 
 
 def _next_token(page: Mapping[str, Any], previous: str | None, req: ApiRequest) -> str | None:

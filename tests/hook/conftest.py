@@ -96,11 +96,12 @@ def _png_1x1() -> bytes:
 
 
 class DocServer:
-    """A loopback HTTP server serving registered bytes by path (404 otherwise)."""
+    """A loopback HTTP server: GET serves registered bytes by path (404 otherwise), POST records webhooks."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
-        files = self.files
+        self.posts: list[tuple[str, dict[str, str], bytes]] = []
+        files, posts = self.files, self.posts
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -110,6 +111,13 @@ class DocServer:
                 self.end_headers()
                 self.wfile.write(body or b"")
 
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                posts.append((self.path, dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, *args: Any) -> None:
                 return
 
@@ -117,7 +125,7 @@ class DocServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def url(self, path: str, data: bytes) -> str:
+    def url(self, path: str, data: bytes = b"") -> str:
         self.files[path] = data
         return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
 

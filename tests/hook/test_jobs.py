@@ -79,8 +79,12 @@ def test_iter_jobs_pages_newest_first(api: Any, doc_server: DocServer) -> None:
 
 @pytest.mark.slow
 def test_pagination_over_thousands(hook: MathpixHook, emulator: Any) -> None:
-    """5,000 files in 3 calls, listed in pages of 700 by both paths; every custom_id exactly once."""
-    items = ({"source_uri": f"https://docs.example.com/{i}.pdf", "custom_id": f"k-{i}"} for i in range(5_000))
+    """5,000 files in 3 calls, listed in pages of 700 by both paths; every custom_id exactly once.
+
+    s3:// sources without a data source fail fast inside the emulator (no fetching), so
+    the test measures listing, not document processing.
+    """
+    items = ({"source_uri": f"s3://hook-tests/{i}.pdf", "custom_id": f"k-{i}"} for i in range(5_000))
     job_id = hook.submit_job(items, max_items_per_request=2_000)["job_id"]
     expected = {f"k-{i}" for i in range(5_000)}
     seen = [f["custom_id"] for f in hook.iter_job_files(job_id, page_size=700)]
@@ -138,7 +142,7 @@ def test_a_streamed_job_with_a_late_duplicate_stops_before_that_chunk(
     hook: MathpixHook, emulator: Any
 ) -> None:
     stream = itertools.chain(
-        _items(10, "https://docs.example.com/a.pdf"), [{"source_uri": "s3://b/x", "custom_id": "doc-00002"}]
+        _items(10, "s3://hook-tests/a.pdf"), [{"source_uri": "s3://b/x", "custom_id": "doc-00002"}]
     )
     with pytest.raises(MathpixValidationError, match=r"files\[10\] \(custom_id 'doc-00002'\)"):
         hook.submit_job(stream, job_id="job-stream", max_items_per_request=10)

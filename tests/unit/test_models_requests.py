@@ -321,3 +321,16 @@ def test_bad_image_batches(urls: Any, options: dict[str, Any], rule: str) -> Non
 def test_bad_batch_ids(bad: Any) -> None:
     with pytest.raises(MathpixValidationError, match="batch_id"):
         models.get_image_batch_request(bad)
+
+
+def test_loopback_callbacks_only_when_allowed() -> None:
+    for url in ("http://127.0.0.1:8000/cb", "https://localhost/cb"):
+        with pytest.raises(MathpixValidationError, match="callback_url"):
+            models.validate_callback_url(url)
+        assert models.validate_callback_url(url, loopback_callbacks=True) == url
+    with pytest.raises(MathpixValidationError, match="private"):
+        models.validate_callback_url("https://10.1.2.3/cb", loopback_callbacks=True)
+    req = models.submit_file_request(
+        "https://x.org/a.pdf", callback_url="http://[::1]:9/cb", loopback_callbacks=True
+    )
+    assert req.json["callback_url"] == "http://[::1]:9/cb"

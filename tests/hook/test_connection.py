@@ -1,0 +1,168 @@
+"""The connection: env-var configuration, test_connection, early errors, secrecy, shared clients."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+from typing import Any
+
+import pytest
+
+from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
+from airflow_provider_mathpix.hooks._transport import ssl_context
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+
+from .conftest import APP_KEY, set_connection
+
+
+def test_test_connection_true(hook: MathpixHook, emulator: Any) -> None:
+    ok, message = hook.test_connection()
+    assert ok and emulator.url in message
+    assert emulator.stats()["requests"] == 1
+
+
+def test_test_connection_false_with_the_api_message(
+    mathpix_emulator_factory: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu = mathpix_emulator_factory(app_keys=["the-right-key"])
+    set_connection(monkeypatch, emu.url)
+    ok, message = MathpixHook().test_connection()
+    assert not ok and "unauthorized" in message and "401" in message
+    assert APP_KEY not in message
+    ok_async, message_async = asyncio.run(MathpixHook().atest_connection())
+    assert (ok_async, message_async) == (ok, message)
+    out = capsys.readouterr()
+    assert APP_KEY not in out.out + out.err
+    set_connection(monkeypatch, emu.url, password="the-right-key")
+    assert MathpixHook().test_connection()[0]
+
+
+def test_test_connection_false_for_a_missing_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_MATHPIX_NOWHERE", raising=False)
+    ok, message = MathpixHook("mathpix_nowhere").test_connection()
+    assert not ok and "mathpix_nowhere" in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"password": None}, "App Key"),
+        ({"host": "http://mathpix.example.com"}, "plain http://"),
+        ({"host": "https://api.mathpix.com:notaport"}, "not a valid URL"),
+        ({"extra": {"timeout": -1}}, "timeout"),
+    ],
+)
+def test_bad_connections_fail_before_any_request(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch, fields: dict[str, Any], rule: str
+) -> None:
+    url = fields.pop("host", emulator.url)
+    set_connection(monkeypatch, url, conn_id="mathpix_bad", **fields)
+    with pytest.raises(MathpixValidationError, match=rule) as info:
+        MathpixHook("mathpix_bad").get_job("j")
+    assert "mathpix_bad" in str(info.value)
+    with pytest.raises(MathpixValidationError, match=rule):
+        asyncio.run(MathpixHook("mathpix_bad").aget_job("j"))
+    assert emulator.stats()["requests"] == 0
+
+
+def test_v3_without_app_id_fails_before_any_request(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_connection(monkeypatch, emulator.url, login=None)
+    with MathpixHook() as hook:
+        with pytest.raises(MathpixValidationError, match=r"App ID \(login field\)"):
+            hook.submit_image_batch({"a": "https://example.com/a.png"})
+        assert hook.list_data_sources() == []  # the Files API does not need it
+    assert emulator.stats()["requests"] == 1
+
+
+def test_uri_form_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mathpix://:KEY@host:port?extra=...`` (URI form): a bare host means https, extras parse."""
+    monkeypatch.setenv("AIRFLOW_CONN_MATHPIX_URI", f"mathpix://:{APP_KEY}@eu.mathpix.example:8443/?timeout=5")
+    settings = MathpixHook("mathpix_uri")._get_settings()
+    assert (settings.base_url, settings.timeout, settings.app_key) == (
+        "https://eu.mathpix.example:8443",
+        5.0,
+        APP_KEY,
+    )
+
+
+def test_app_key_never_in_logs_exceptions_or_repr(
+    mathpix_emulator_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emu = mathpix_emulator_factory(
+        faults=[{"method": "*", "path": "/files/v1/*", "kind": "503", "rate": 1.0}]
+    )
+    set_connection(monkeypatch, emu.url, extra={"max_retries": 2, "retry_max_wait": 0.01})
+    hook = MathpixHook()
+    errors: list[BaseException] = []
+    for call in (lambda: hook.get_job("j"), lambda: hook.submit_file("s3://hook-tests/a.pdf")):
+        with pytest.raises(MathpixAPIError) as info:
+            call()
+        errors.append(info.value)
+    with pytest.raises(MathpixAPIError) as ainfo:
+        asyncio.run(hook.aget_file("f"))
+    errors.append(ainfo.value)
+    texts = [str(e) for e in errors] + [repr(e) for e in errors] + [repr(hook), repr(hook._settings)]
+    texts += [str(pickle.loads(pickle.dumps(e))) for e in errors]
+    captured = capsys.readouterr()
+    texts += [captured.out, captured.err, caplog.text]
+    assert "retry 1/2" in captured.out  # the retries were logged...
+    assert not [t for t in texts if APP_KEY in t]  # ...and nothing anywhere shows the key
+    hook.close()
+
+
+def test_key_is_registered_with_the_secret_masker(hook: MathpixHook) -> None:
+    from airflow.sdk._shared.secrets_masker import redact
+
+    hook.test_connection()
+    assert APP_KEY not in str(redact(f"oops {APP_KEY}"))
+
+
+def test_clients_share_one_tls_context_and_one_async_client_per_block(hook: MathpixHook) -> None:
+    sync_client = hook.get_conn()
+    assert hook.get_conn() is sync_client
+    hook.close()
+    assert sync_client.is_closed and hook.get_conn() is not sync_client
+
+    async def run() -> None:
+        async with hook:
+            client = hook._aclient
+            assert client is not None
+            for _ in range(3):
+                await hook.aget_onboarding_identities()
+                assert hook._aclient is client
+            async with hook:  # nested blocks reuse the outer client
+                assert hook._aclient is client
+            assert hook._aclient is client
+        assert hook._aclient is None and client.is_closed
+
+    asyncio.run(run())
+    for client in (hook.get_conn(),):
+        pool = client._transport._pool  # type: ignore[attr-defined]
+        assert pool._ssl_context is ssl_context()
+
+
+def test_async_path_reads_the_connection_asynchronously(
+    hook: MathpixHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside a trigger a sync connection lookup is an error: the async path must never make one."""
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("sync get_connection used on the async path")
+
+    monkeypatch.setattr(MathpixHook, "get_connection", classmethod(forbidden))
+
+    async def run() -> dict[str, Any]:
+        async with hook:
+            return await hook.aget_webhook_config()
+
+    assert "signing_secret" in asyncio.run(run())
+
+
+def test_ui_field_behaviour() -> None:
+    behaviour = MathpixHook.get_ui_field_behaviour()
+    assert set(behaviour["hidden_fields"]) == {"schema", "port"}
+    assert behaviour["relabeling"] == {"login": "App ID", "password": "App Key", "host": "API URL"}
+    assert MathpixHook.conn_type == "mathpix" and MathpixHook.default_conn_name == "mathpix_default"
