@@ -1,9 +1,9 @@
 """Data sources (register, list, test, delete), onboarding identities and webhook config.
 
 Registration is per bucket (Azure: per container, optionally per account); a second
-registration of the same bucket is ``409 conflict``. The test probe reads (and writes a
-small marker object under ``.mathpix-probe/``) through the emulated buckets; a failed
-probe is still HTTP 200 with ``result: "failed"``.
+registration of the same bucket is ``409 conflict``. The test probe asks the emulated
+buckets whether the bucket is reachable; a failed probe is still HTTP 200 with
+``result: "failed"``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from .errors import ApiError
 from .rules import check_data_source
 from .runtime import Runtime
 from .state import DataSource
-
-PROBE_PREFIX = ".mathpix-probe"
 
 
 def create(rt: Runtime, body: Any) -> dict[str, Any]:
@@ -66,31 +64,25 @@ def delete(rt: Runtime, data_source_id: str) -> dict[str, Any]:
 
 
 def probe(rt: Runtime, ds: DataSource) -> dict[str, Any]:
-    """Blocking: try a read and a write in the bucket (run it off the event loop)."""
+    """Blocking: can the bucket be read and written? (run it off the event loop).
+
+    Asks the bucket store's ``probe`` (which writes nothing: a test must not litter the
+    customer's bucket); a revoked grant or an emulator without bucket support fails.
+    """
     if ds.revoked:
         return _probe_result(False, False, "the grant no longer works (revoked in the emulator)")
-    if ds.provider == "azure":
-        if ds.account is None:
-            return _probe_result(False, False, "no storage account known for this Azure container")
-        base = f"https://{ds.account}.blob.core.windows.net/{ds.bucket}"
-    else:
-        base = f"{'s3' if ds.provider == 'aws' else 'gs'}://{ds.bucket}"
-    marker = f"{base}/{PROBE_PREFIX}/{ds.data_source_id}"
-    read_ok = write_ok = False
-    problems = []
     try:
-        rt.buckets.read(marker)
-        read_ok = True
+        store = rt.buckets.store()
     except ApiError as exc:
-        read_ok = exc.code == "not_found"
-        if not read_ok:
-            problems.append(f"read: {exc.message}")
+        return _probe_result(False, False, exc.message)
     try:
-        rt.buckets.write(marker, b"mathpix data source probe\n", "text/plain")
-        write_ok = True
-    except ApiError as exc:
-        problems.append(f"write: {exc.message}")
-    return _probe_result(read_ok, write_ok, "; ".join(problems) or "read and write access confirmed")
+        checks = store.probe(ds.provider, ds.bucket, ds.account)
+    except Exception as exc:  # the probe reports, it never fails the call
+        return _probe_result(False, False, f"probe failed: {type(exc).__name__}: {exc}")
+    read, write = bool(checks.get("read")), bool(checks.get("write"))
+    where = f"{ds.account}/{ds.bucket}" if ds.account else ds.bucket
+    message = f"read and write access to {where} confirmed" if read and write else f"no access to {where}"
+    return _probe_result(read, write, message)
 
 
 def _probe_result(read: bool, write: bool, message: str) -> dict[str, Any]:
