@@ -147,12 +147,12 @@ class FaultMiddleware:
         self.stats.incr("requests")
         rule = self.injector.pick(scope["method"], scope["path"])
         if rule is None:
-            await self.app(scope, receive, send)
+            await self._serve(scope, receive, send)
             return
         self.stats.fault(rule.kind)
         if rule.kind == "latency":
             await asyncio.sleep(rule.latency)
-            await self.app(scope, receive, send)
+            await self._serve(scope, receive, send)
             return
         if rule.kind == "drop":
             await _drop(send)
@@ -172,6 +172,15 @@ class FaultMiddleware:
             await _answer(send, status, dumps(v3_envelope(v3code, message)), "application/json", headers)
             return
         await _answer(send, status, dumps(envelope(code, message)), "application/json", headers)
+
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, then count the request under its route template (``GET /files/v1/{name}``)."""
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            self.stats.route(f"{scope['method']} {getattr(route, 'path', '(no route)')}")
 
 
 def _fmt(seconds: float) -> str:

@@ -28,7 +28,9 @@ def test_stats_count_requests_on_arrival_but_not_control_calls(
     httpx.get(f"{mathpix_emulator.url}/files/v1/jobs")  # 401, still counted
     client.get("/files/v1/nope/path/that/does/not/exist")  # 404, still counted
     httpx.get(f"{mathpix_emulator.url}/_emulator/stats")
-    assert mathpix_emulator.stats()["requests"] == 2
+    stats = mathpix_emulator.stats()
+    assert stats["requests"] == 2
+    assert stats["requests_by_route"] == {"GET /files/v1/jobs": 1, "GET (no route)": 1}
 
 
 def test_unknown_routes_answer_the_envelope(client: httpx.Client) -> None:
