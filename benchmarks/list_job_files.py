@@ -1,0 +1,171 @@
+"""Throughput of listing a 100,000-file job: MathpixHook (sync and async) beside mpxpy's files_iter.
+
+Usage::
+
+    .venv/bin/python benchmarks/list_job_files.py [--files 100000] [--page-size 1000] [--repeat 3]
+
+What it does, and why it is a fair comparison:
+
+- The emulator runs in its OWN process (``python -m airflow_provider_mathpix.testing``), so
+  the clients measured here do not share a GIL with the server.
+- One job of ``--files`` items is created through the hook (s3:// sources without a data
+  source: they fail fast inside the emulator, so nothing is fetched during the run).
+- Every client walks the same job with the same page size, following ``next_page_token``
+  to the end; each run must return every custom_id exactly once or the script fails.
+- Baselines measured in the same run: ``mpxpy`` (Mathpix's official client, 0.0.23,
+  ``MathpixClient(api_url=...)`` then ``file_job_get(job_id).files_iter(limit=...)``), and a
+  plain ``httpx.Client`` loop (the floor: no validation, no retry machinery).
+- Figures are records/s, best and median of ``--repeat`` timed rounds; the clients take
+  turns (round-robin, after one untimed warm-up round) so that load from anything else
+  on the machine affects them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+APP_KEY = "bench-app-key"
+APP_ID = "bench-app-id"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def emulator_process() -> Iterator[str]:
+    """Start the emulator CLI in a subprocess and wait until it answers."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_mathpix.testing", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/_emulator/stats", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the emulator did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def measure(
+    runs: list[tuple[str, Callable[[], list[str]]]], expected: set[str], repeat: int
+) -> list[dict[str, Any]]:
+    """Round-robin the clients (one untimed warm-up each) so load drift on a shared machine hits all alike."""
+    rates: dict[str, list[float]] = {name: [] for name, _ in runs}
+    for round_no in range(repeat + 1):
+        for name, run in runs:
+            began = time.perf_counter()
+            ids = run()
+            elapsed = time.perf_counter() - began
+            if len(ids) != len(expected) or set(ids) != expected:
+                raise SystemExit(
+                    f"{name}: listed {len(ids)} records, {len(set(ids) & expected)} expected ones"
+                )
+            if round_no:  # round 0 warms connections, imports and the server's listing path
+                rates[name].append(len(ids) / elapsed)
+    return [{"client": n, "best": max(r), "median": statistics.median(r)} for n, r in rates.items()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    with emulator_process() as url:
+        os.environ["AIRFLOW_CONN_MATHPIX_BENCH"] = json.dumps(
+            {"conn_type": "mathpix", "host": url, "password": APP_KEY, "login": APP_ID}
+        )
+        from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+
+        hook = MathpixHook("mathpix_bench")
+        items = (
+            {"source_uri": f"s3://bench/doc-{i}.pdf", "custom_id": f"doc-{i}"} for i in range(args.files)
+        )
+        began = time.perf_counter()
+        job = hook.submit_job(items, job_id="bench-job", max_items_per_request=50_000)
+        print(
+            f"created job {job['job_id']}: {job['file_count']:,} files in {job['calls']} calls, "
+            f"{time.perf_counter() - began:.1f} s"
+        )
+        expected = {f"doc-{i}" for i in range(args.files)}
+        page = args.page_size
+
+        def hook_sync() -> list[str]:
+            return [f["custom_id"] for f in hook.iter_job_files("bench-job", page_size=page)]
+
+        def hook_async() -> list[str]:
+            async def walk() -> list[str]:
+                async with hook:
+                    return [f["custom_id"] async for f in hook.aiter_job_files("bench-job", page_size=page)]
+
+            return asyncio.run(walk())
+
+        def plain_httpx() -> list[str]:
+            out: list[str] = []
+            with httpx.Client(base_url=url, headers={"app_key": APP_KEY}) as client:
+                params: dict[str, Any] = {"limit": page}
+                while True:
+                    body = client.get("/files/v1/jobs/bench-job/files", params=params).json()
+                    out.extend(f["custom_id"] for f in body["files"])
+                    if not body.get("next_page_token"):
+                        return out
+                    params["paging_state"] = body["next_page_token"]
+
+        runs: list[tuple[str, Callable[[], list[str]]]] = [
+            ("MathpixHook.iter_job_files (sync)", hook_sync),
+            ("MathpixHook.aiter_job_files (async)", hook_async),
+        ]
+        try:
+            from mpxpy.mathpix_client import MathpixClient
+
+            mpx_job = MathpixClient(app_id=APP_ID, app_key=APP_KEY, api_url=url).file_job_get("bench-job")
+
+            def mpxpy_files_iter() -> list[str]:
+                return [f["custom_id"] for f in mpx_job.files_iter(limit=page)]
+
+            runs.append(("mpxpy 0.0.23 FileJob.files_iter (baseline)", mpxpy_files_iter))
+        except ImportError:
+            print("mpxpy is not installed (dependency group 'bench'): its baseline is skipped")
+        runs.append(("plain httpx.Client loop (floor)", plain_httpx))
+
+        results = measure(runs, expected, args.repeat)
+        hook.close()
+
+    print(f"\nlisting {args.files:,} job files, page size {page}, best/median of {args.repeat} runs")
+    width = max(len(r["client"]) for r in results)
+    for r in results:
+        print(f"  {r['client']:<{width}}  {r['best']:>10,.0f} records/s  (median {r['median']:,.0f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
