@@ -363,18 +363,33 @@ def _walk(
 
 
 # ---------------------------------------------------------------------- data sources
-def _bucket_of(uri: str) -> tuple[str, str]:
+def bucket_of(uri: str) -> tuple[str, str]:
+    """``(mathpix_provider, bucket)`` of a bucket URI in any accepted form (pure)."""
     loc = parse_location(uri, "uri")
     return MATHPIX_PROVIDERS[loc.kind], loc.bucket
 
 
+_bucket_of = bucket_of  # the job operator's original spelling
+
+
 def find_data_source(
-    data_sources: Sequence[Mapping[str, Any]], provider: str, bucket: str
+    data_sources: Sequence[Mapping[str, Any]], provider: str, bucket: str, account: str | None = None
 ) -> Mapping[str, Any] | None:
-    """The registration for ``provider`` + ``bucket`` in an API listing, if any (pure)."""
+    """The registration for ``provider`` + ``bucket`` in an API listing, if any (pure).
+
+    Azure registrations may be listed as ``container`` or ``account/container``; with
+    ``account`` known, an ``account/container`` entry must name the same account.
+    """
     for source in data_sources:
-        if source.get("provider") == provider and source.get("bucket") == bucket:
+        if source.get("provider") != provider:
+            continue
+        listed = str(source.get("bucket", ""))
+        if listed == bucket:
             return source
+        if provider == "azure" and "/" in listed:
+            listed_account, _, container = listed.partition("/")
+            if container == bucket and (account is None or listed_account.lower() == account.lower()):
+                return source
     return None
 
 
@@ -387,9 +402,10 @@ def check_data_source(
     given (to check a source and a destination with one request). For Azure the
     container is the bucket.
     """
-    provider, bucket = _bucket_of(uri)
+    loc = parse_location(uri, "uri")
+    provider, bucket = MATHPIX_PROVIDERS[loc.kind], loc.bucket
     sources = hook.list_data_sources() if data_sources is None else data_sources
-    found = find_data_source(sources, provider, bucket)
+    found = find_data_source(sources, provider, bucket, loc.account)
     if found is None:
         raise DataSourceNotRegistered(
             f"{uri!r}: bucket {bucket!r} ({provider}) is not registered as a Mathpix data source; "

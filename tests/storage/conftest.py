@@ -8,10 +8,15 @@ gets its own uniquely named buckets instead of its own server.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make ``tests.system.support`` importable
 
 # Before anything imports gcsfs: no gRPC bucket-type lookups against the GCS emulator.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
@@ -74,3 +79,62 @@ def storage_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[StorageServer], No
             monkeypatch.setenv(key, value)
 
     return apply
+
+
+# ---------------------------------------------------------------------- Mathpix emulator with buckets
+@pytest.fixture(scope="session")
+def all_storage(
+    s3_server: StorageServer, gcs_server: StorageServer, azure_server: StorageServer
+) -> dict[str, StorageServer]:
+    return {"s3": s3_server, "gs": gcs_server, "azure": azure_server}
+
+
+@pytest.fixture(scope="session")
+def _bucket_emulator_session(all_storage: dict[str, StorageServer]) -> Iterator[Any]:
+    from airflow_provider_mathpix.testing import MathpixEmulator
+    from airflow_provider_mathpix.testing.storage_servers import merged_bucket_store_config
+
+    with MathpixEmulator(storage=merged_bucket_store_config(all_storage)) as emu:
+        yield emu
+
+
+@pytest.fixture
+def bucket_emulator(
+    _bucket_emulator_session: Any, all_storage: dict[str, StorageServer], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """The Mathpix emulator reading/writing the three storage emulators, fresh state per test.
+
+    ``mathpix_default`` and the three default storage connections point at them.
+    """
+    from tests.system.support import connection_uri_env
+
+    _bucket_emulator_session.reset()
+    for server in all_storage.values():
+        for key, value in server.airflow_env.items():
+            monkeypatch.setenv(key, value)
+    for key, value in connection_uri_env(_bucket_emulator_session.url).items():
+        monkeypatch.setenv(key, value)
+    yield _bucket_emulator_session
+    _bucket_emulator_session.reset()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    from tests.system.support import init_airflow_db
+
+    init_airflow_db()
+
+
+@pytest.fixture(scope="session")
+def sample_pdf() -> bytes:
+    from tests.system.support import make_pdf
+
+    return make_pdf(1, "Bucket sample")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_azure_sdk_logs() -> None:
+    """The Azure SDK logs every request and response at INFO; keep failures readable."""
+    import logging
+
+    logging.getLogger("azure").setLevel(logging.WARNING)

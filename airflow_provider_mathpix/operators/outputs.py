@@ -1,0 +1,578 @@
+"""Buckets out: download a job's outputs into any ``ObjectStoragePath``; delete files from Mathpix.
+
+``MathpixDownloadOutputsOperator`` copies the chosen formats of every completed file of
+a job (or of listed file_ids) to ``<destination>/<custom_id or file_id>.<ext>`` --
+local disk, ``s3://``, ``gs://``, ``abfs://`` or an Azure Blob URL -- with bounded async
+concurrency over one HTTP client (``async with hook:``). Why these choices:
+
+- *Streaming, bounded memory*: the job listing is consumed page by page into a bounded
+  queue; each output is streamed into a spooled temporary file (memory up to a few MB,
+  then disk) and copied to the destination from a thread, so a 200,000-file job never
+  sits in memory and the event loop never blocks on storage I/O.
+- *Idempotent reruns*: an output already present at the destination with the same size
+  is not rewritten (counted as ``skipped``), so a retried or re-run task converges on
+  the same destination without duplicate writes.
+- *Formats finish late*: a format still converting answers ``format_not_ready``; the
+  download waits it out (``format_poll_interval`` up to ``format_timeout``).
+- *Big results in storage*: each output's outcome goes to a JSON Lines manifest (C's
+  :mod:`~airflow_provider_mathpix.manifests` writer); XCom carries counters, the
+  destination and the manifest URI only.
+- *Assets*: ``emit_asset=True`` declares the destination as an Airflow Asset outlet, so
+  a downstream DAG can be scheduled on "new outputs landed".
+
+``MathpixDeleteFilesOperator`` is retention as a pipeline step: once the outputs are
+safe, delete the files from Mathpix storage; ``conflict`` (file still processing) is
+reported, not fatal unless ``fail_on_conflict=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+
+from airflow_provider_mathpix import ids, manifests, models, storage
+from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.operators._validation import is_template
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: Bytes of one output kept in memory before its spool file moves to disk.
+SPOOL_MAX_BYTES = 4 * 1024 * 1024
+COPY_CHUNK = 1024 * 1024
+MAX_CONCURRENCY = 256
+ERRORS_SAMPLE = 10
+_LOCAL = ("", "file", "local")
+
+
+# ---------------------------------------------------------------------- validation (pure)
+def validate_selection(job_id: object, file_ids: object, *, at_parse_time: bool) -> None:
+    """Exactly one of ``job_id`` / ``file_ids``; ids well formed once rendered."""
+    has_job = job_id not in (None, "")
+    has_files = file_ids is not None
+    if has_job == has_files:
+        raise MathpixValidationError("give exactly one of job_id or file_ids")
+    if has_job and not is_template(job_id, at_parse_time):
+        models.validate_id(job_id, "job_id")
+    if has_files and not is_template(file_ids, at_parse_time):
+        if isinstance(file_ids, str) or not isinstance(file_ids, Sequence):
+            raise MathpixValidationError("file_ids must be a list of file ids")
+        for i, file_id in enumerate(file_ids):
+            if not is_template(file_id, at_parse_time):
+                models.validate_id(file_id, f"file_ids[{i}]")
+
+
+def validate_formats(formats: object) -> list[str]:
+    """A non-empty list of output extensions (``md``, ``docx``, ``tex.zip``, ``lines.json``…)."""
+    if isinstance(formats, str) or not isinstance(formats, Sequence) or not formats:
+        raise MathpixValidationError("formats must be a non-empty list such as ['md', 'docx']")
+    out = []
+    for i, ext in enumerate(formats):
+        if not isinstance(ext, str):
+            raise MathpixValidationError(f"formats[{i}] must be a string, got {type(ext).__name__}")
+        ext = ext.removeprefix(".")
+        models.download_request("validation", ext)  # the hook's own extension rule
+        if ext not in out:
+            out.append(ext)
+    return out
+
+
+def validate_concurrency(value: object, field_name: str = "concurrency") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
+        raise MathpixValidationError(
+            f"{field_name} must be an integer from 1 to {MAX_CONCURRENCY}, got {value!r}"
+        )
+    return value
+
+
+def _positive_seconds(value: object, field_name: str, *, allow_zero: bool = False) -> float:
+    if hasattr(value, "total_seconds"):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MathpixValidationError(f"{field_name} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise MathpixValidationError(f"{field_name} must be {'>= 0' if allow_zero else '> 0'} seconds")
+    return float(value)
+
+
+def destination_display(destination: str | ObjectStoragePath) -> str:
+    """The destination as the DAG author wrote it (no ``conn_id@`` inside), without a trailing slash."""
+    if isinstance(destination, str):
+        text = destination.rstrip("/")
+        if "://" not in text:
+            text = "file://" + os.path.abspath(text)
+        return text
+    protocol = destination.protocol or "file"
+    if protocol in _LOCAL:
+        return "file://" + os.path.abspath(destination.path)
+    return f"{protocol}://{destination.bucket}/{destination.key}".rstrip("/")
+
+
+def destination_asset(destination: str | ObjectStoragePath) -> Asset:
+    """The Asset that stands for a download destination (the same URI a consumer DAG schedules on)."""
+    return Asset(uri=destination_display(destination))
+
+
+# ---------------------------------------------------------------------- the download engine
+@dataclass
+class DownloadTotals:
+    """Counters of one download run (small: they go to XCom)."""
+
+    files: int = 0
+    written: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes_written: int = 0
+    errors_sample: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Target:
+    file_id: str
+    name: str  # custom_id when known, else file_id
+    custom_id: str | None = None
+
+
+async def _job_targets(hook: MathpixHook, job_id: str) -> AsyncIterator[Target]:
+    async for record in hook.aiter_job_files(job_id, status="completed"):
+        custom_id = record.get("custom_id") or None
+        yield Target(record["file_id"], custom_id or record["file_id"], custom_id)
+
+
+async def _listed_targets(file_ids: Sequence[str]) -> AsyncIterator[Target]:
+    for file_id in file_ids:
+        yield Target(file_id, file_id)
+
+
+class _ManifestFeed:
+    """Records from the event loop into C's (blocking) JSON Lines writer on its own thread."""
+
+    _END = object()
+
+    def __init__(self, path: ObjectStoragePath) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+        self._result: list[Any] = []
+        self._thread = threading.Thread(
+            target=self._write, args=(path,), name="mathpix-manifest", daemon=True
+        )
+        self._thread.start()
+
+    def _records(self) -> Iterator[dict[str, Any]]:
+        while (item := self._queue.get()) is not self._END:
+            yield item
+
+    def _write(self, path: ObjectStoragePath) -> None:
+        try:
+            self._result.append(manifests.write_manifest(path, self._records()))
+        except BaseException as exc:  # reported by close(); keep draining so producers never block
+            self._result.append(exc)
+            while self._queue.get() is not self._END:
+                pass
+
+    def put(self, record: dict[str, Any]) -> None:
+        self._queue.put(record)
+
+    def close(self) -> int:
+        self._queue.put(self._END)
+        self._thread.join()
+        outcome = self._result[0] if self._result else 0
+        if isinstance(outcome, BaseException):
+            raise MathpixError(f"could not write the download manifest: {outcome}") from outcome
+        return int(outcome)
+
+
+def _store(spool: Any, target: ObjectStoragePath, size: int, skip_existing: bool) -> str:
+    """Blocking: copy the spooled output to ``target`` unless the same size is already there."""
+    if skip_existing:
+        try:
+            existing = target.stat().st_size
+        except FileNotFoundError:
+            existing = None
+        if existing == size:
+            return "skipped"
+    if target.protocol in _LOCAL:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    spool.seek(0)
+    with target.open("wb") as out:
+        shutil.copyfileobj(spool, out, COPY_CHUNK)
+    return "written"
+
+
+class OutputDownloader:
+    """Download ``formats`` of each target into ``destination`` with ``concurrency`` workers."""
+
+    def __init__(
+        self,
+        hook: MathpixHook,
+        destination: ObjectStoragePath,
+        destination_uri: str,
+        formats: Sequence[str],
+        *,
+        concurrency: int = 16,
+        skip_existing: bool = True,
+        format_timeout: float = 600.0,
+        format_poll_interval: float = 2.0,
+        record: Callable[[dict[str, Any]], None] = lambda _: None,
+        log: Any = None,
+    ) -> None:
+        self.hook = hook
+        self.destination = destination
+        self.destination_uri = destination_uri
+        self.formats = list(formats)
+        self.concurrency = concurrency
+        self.skip_existing = skip_existing
+        self.format_timeout = format_timeout
+        self.format_poll_interval = format_poll_interval
+        self.record = record
+        self.log = log
+        self.totals = DownloadTotals()
+
+    async def run(self, targets: AsyncIterator[Target]) -> DownloadTotals:
+        work: asyncio.Queue[tuple[Target, str] | None] = asyncio.Queue(maxsize=self.concurrency * 2)
+        with ThreadPoolExecutor(
+            max_workers=min(self.concurrency, 32), thread_name_prefix="mathpix-out"
+        ) as pool:
+            workers = [asyncio.create_task(self._worker(work, pool)) for _ in range(self.concurrency)]
+            try:
+                async with self.hook:
+                    async for target in targets:
+                        self.totals.files += 1
+                        for ext in self.formats:
+                            await work.put((target, ext))
+                        if self.log and self.totals.files % 1000 == 0:
+                            self.log.info("Queued outputs of %d files", self.totals.files)
+                    for _ in workers:
+                        await work.put(None)
+                    await asyncio.gather(*workers)
+            except BaseException:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
+        return self.totals
+
+    async def _worker(self, work: asyncio.Queue[tuple[Target, str] | None], pool: ThreadPoolExecutor) -> None:
+        while (job := await work.get()) is not None:
+            target, ext = job
+            await self._one(target, ext, pool)
+
+    async def _one(self, target: Target, ext: str, pool: ThreadPoolExecutor) -> None:
+        name = f"{target.name}.{ext}"
+        uri = f"{self.destination_uri}/{name}"
+        rec: dict[str, Any] = {
+            "file_id": target.file_id,
+            "custom_id": target.custom_id,
+            "ext": ext,
+            "uri": uri,
+        }
+        loop = asyncio.get_running_loop()
+        try:
+            with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
+                size = await self._download(target.file_id, ext, spool)
+                status = await loop.run_in_executor(
+                    pool, _store, spool, self.destination / name, size, self.skip_existing
+                )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = exc.message if isinstance(exc, MathpixAPIError) else f"{type(exc).__name__}: {exc}"
+            code = exc.code if isinstance(exc, MathpixAPIError) else "storage_error"
+            self.totals.failed += 1
+            rec.update(status="error", error=code, message=message[:500])
+            if len(self.totals.errors_sample) < ERRORS_SAMPLE:
+                self.totals.errors_sample.append(
+                    {"file_id": target.file_id, "custom_id": target.custom_id, "ext": ext, "error": code}
+                )
+            self.record(rec)
+            return
+        if status == "written":
+            self.totals.written += 1
+            self.totals.bytes_written += size
+        else:
+            self.totals.skipped += 1
+        rec.update(status=status, bytes=size)
+        self.record(rec)
+
+    async def _download(self, file_id: str, ext: str, spool: Any) -> int:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.format_timeout
+        while True:
+            spool.seek(0)
+            spool.truncate()
+            try:
+                return int(await self.hook.adownload_output(file_id, ext, to=spool))
+            except MathpixAPIError as exc:
+                if exc.code != "format_not_ready" or loop.time() + self.format_poll_interval > deadline:
+                    raise
+            await asyncio.sleep(self.format_poll_interval)
+
+
+# ---------------------------------------------------------------------- the operators
+class MathpixDownloadOutputsOperator(BaseOperator):
+    """Download Mathpix outputs into local disk or a bucket, as ``<destination>/<name>.<ext>``.
+
+    Give exactly one of ``job_id`` (every *completed* file of the job; ``name`` is the
+    file's ``custom_id``, or its ``file_id`` when it has none) or ``file_ids`` (``name``
+    is the ``file_id``).
+
+    :param formats: extensions to download, e.g. ``["md", "docx"]`` (``mmd``,
+        ``lines.json`` always exist; others must have been requested at submission).
+    :param destination: a local path, ``s3://``, ``gs://``, ``abfs://`` URI, an Azure Blob
+        ``https://{account}.blob.core.windows.net/{container}/…`` URL, or an ``ObjectStoragePath``.
+    :param destination_conn_id: storage connection for a string destination (default per
+        scheme: ``aws_default``, ``google_cloud_default``, ``wasb_default``).
+    :param concurrency: outputs downloaded at once (one HTTP client, bounded queue).
+    :param skip_existing: leave an output alone when the destination already holds one of
+        the same size (reruns write nothing new).
+    :param format_timeout: seconds to keep waiting for a ``format_not_ready`` output.
+    :param manifest_path: where the JSON Lines manifest of this download goes (default:
+        under AIRFLOW_HOME, named after the task instance); ``manifest_conn_id`` its connection.
+    :param fail_on_error: fail the task (after writing everything it could and the
+        manifest) when any output could not be downloaded or stored.
+    :param emit_asset: declare the destination as an outlet Asset (see :func:`destination_asset`);
+        the asset event's ``extra`` carries the counters and the manifest URI.
+
+    XCom: ``{"destination", "files", "outputs_written", "outputs_skipped",
+    "outputs_failed", "bytes_written", "manifest_uri", "errors_sample"}``.
+    """
+
+    template_fields: Sequence[str] = (
+        "job_id",
+        "file_ids",
+        "formats",
+        "destination",
+        "destination_conn_id",
+        "manifest_path",
+    )
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        destination: str | ObjectStoragePath,
+        job_id: str | None = None,
+        file_ids: Sequence[str] | None = None,
+        formats: Sequence[str] = ("md",),
+        destination_conn_id: str | None = None,
+        concurrency: int = 16,
+        skip_existing: bool = True,
+        format_timeout: float = 600.0,
+        format_poll_interval: float = 2.0,
+        manifest_path: str | ObjectStoragePath | None = None,
+        manifest_conn_id: str | None = None,
+        fail_on_error: bool = True,
+        emit_asset: bool = False,
+        mathpix_conn_id: str = MathpixHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.destination = destination
+        self.job_id = job_id
+        self.file_ids = file_ids
+        self.formats = list(formats) if isinstance(formats, (list, tuple)) else formats
+        self.destination_conn_id = destination_conn_id
+        self.concurrency = validate_concurrency(concurrency)
+        self.skip_existing = bool(skip_existing)
+        self.format_timeout = _positive_seconds(format_timeout, "format_timeout", allow_zero=True)
+        self.format_poll_interval = _positive_seconds(format_poll_interval, "format_poll_interval")
+        self.manifest_path = manifest_path
+        self.manifest_conn_id = manifest_conn_id
+        self.fail_on_error = fail_on_error
+        self.mathpix_conn_id = mathpix_conn_id
+        self.emit_asset = emit_asset
+        self._validate(at_parse_time=True)
+        self.asset: Asset | None = None
+        if emit_asset:
+            if is_template(destination, True):
+                raise MathpixValidationError(
+                    "emit_asset=True needs a destination known when the DAG is parsed (no template); "
+                    "pass outlets=[Asset(...)] yourself for a templated destination"
+                )
+            self.asset = destination_asset(destination)
+            self.outlets = [*self.outlets, self.asset]
+
+    def _validate(self, *, at_parse_time: bool) -> None:
+        validate_selection(self.job_id, self.file_ids, at_parse_time=at_parse_time)
+        if not is_template(self.formats, at_parse_time):
+            validate_formats(self.formats)
+        if isinstance(self.destination, str) and not is_template(self.destination, at_parse_time):
+            if not self.destination.strip():
+                raise MathpixValidationError("destination must be a non-empty path or bucket URI")
+            if "://" in self.destination:
+                storage.parse_location(self.destination, "destination")
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self._validate(at_parse_time=False)
+        formats = validate_formats(self.formats)
+        dest = storage.to_object_storage_path(self.destination, self.destination_conn_id)
+        dest_uri = destination_display(self.destination)
+        manifest = manifests.resolve_manifest_path(
+            self.manifest_path,
+            job_id=f"{ids.job_id_for(*ids.ids_from_context(context))}.download",
+            conn_id=self.manifest_conn_id,
+        )
+        hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
+        feed = _ManifestFeed(manifest)
+        downloader = OutputDownloader(
+            hook,
+            dest,
+            dest_uri,
+            formats,
+            concurrency=self.concurrency,
+            skip_existing=self.skip_existing,
+            format_timeout=self.format_timeout,
+            format_poll_interval=self.format_poll_interval,
+            record=feed.put,
+            log=self.log,
+        )
+        targets = (
+            _job_targets(hook, self.job_id) if self.job_id else _listed_targets(list(self.file_ids or ()))
+        )
+        try:
+            totals = asyncio.run(downloader.run(targets))
+        finally:
+            feed.close()
+        result: dict[str, Any] = {
+            "destination": dest_uri,
+            "files": totals.files,
+            "outputs_written": totals.written,
+            "outputs_skipped": totals.skipped,
+            "outputs_failed": totals.failed,
+            "bytes_written": totals.bytes_written,
+            "manifest_uri": destination_display(manifest),
+            "errors_sample": totals.errors_sample,
+        }
+        self.log.info(
+            "Downloaded outputs of %d files into %s: %d written, %d skipped (already there), %d failed",
+            totals.files,
+            dest_uri,
+            totals.written,
+            totals.skipped,
+            totals.failed,
+        )
+        if totals.failed and self.fail_on_error:
+            sample = ", ".join(
+                f"{e['custom_id'] or e['file_id']}.{e['ext']} ({e['error']})" for e in totals.errors_sample
+            )
+            raise MathpixError(
+                f"{totals.failed} outputs could not be downloaded into {dest_uri} (e.g. {sample}); "
+                f"manifest: {result['manifest_uri']}"
+            )
+        if self.asset is not None:
+            context["outlet_events"][self.asset].extra = {
+                "files": totals.files,
+                "outputs_written": totals.written,
+                "outputs_skipped": totals.skipped,
+                "manifest_uri": result["manifest_uri"],
+            }
+        return result
+
+
+class MathpixDeleteFilesOperator(BaseOperator):
+    """Delete files (never the customer's bucket) from Mathpix storage: retention as a step.
+
+    Give exactly one of ``job_id`` (every file of the job) or ``file_ids``. A file still
+    processing answers ``conflict``: it is counted and named in XCom, and fails the task
+    only with ``fail_on_conflict=True``. Deleting an already deleted file succeeds.
+
+    XCom: ``{"requested", "deleted", "conflicts", "conflict_sample", "failed", "errors_sample"}``.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "file_ids")
+    ui_color = "#fde8e8"
+
+    def __init__(
+        self,
+        *,
+        job_id: str | None = None,
+        file_ids: Sequence[str] | None = None,
+        fail_on_conflict: bool = False,
+        concurrency: int = 16,
+        mathpix_conn_id: str = MathpixHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.file_ids = file_ids
+        self.fail_on_conflict = fail_on_conflict
+        self.concurrency = validate_concurrency(concurrency)
+        self.mathpix_conn_id = mathpix_conn_id
+        validate_selection(job_id, file_ids, at_parse_time=True)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        validate_selection(self.job_id, self.file_ids, at_parse_time=False)
+        hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
+        result = asyncio.run(self._delete_all(hook))
+        self.log.info(
+            "Deleted %d of %d Mathpix files (%d still processing, %d failed)",
+            result["deleted"],
+            result["requested"],
+            result["conflicts"],
+            result["failed"],
+        )
+        if result["failed"]:
+            raise MathpixError(f"{result['failed']} files could not be deleted: {result['errors_sample']}")
+        if result["conflicts"] and self.fail_on_conflict:
+            raise MathpixError(
+                f"{result['conflicts']} files are still processing and were not deleted: "
+                f"{result['conflict_sample']}"
+            )
+        return result
+
+    async def _file_ids(self, hook: MathpixHook) -> AsyncIterator[str]:
+        if self.job_id:
+            async for record in hook.aiter_job_files(self.job_id):
+                yield record["file_id"]
+        else:
+            for file_id in self.file_ids or ():
+                yield file_id
+
+    async def _delete_all(self, hook: MathpixHook) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "requested": 0,
+            "deleted": 0,
+            "conflicts": 0,
+            "conflict_sample": [],
+            "failed": 0,
+            "errors_sample": [],
+        }
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def delete(file_id: str) -> None:
+            try:
+                await hook.adelete_file(file_id)
+                out["deleted"] += 1
+            except MathpixAPIError as exc:
+                if exc.code == "conflict":
+                    out["conflicts"] += 1
+                    if len(out["conflict_sample"]) < ERRORS_SAMPLE:
+                        out["conflict_sample"].append(file_id)
+                else:
+                    out["failed"] += 1
+                    if len(out["errors_sample"]) < ERRORS_SAMPLE:
+                        out["errors_sample"].append({"file_id": file_id, "error": exc.code})
+            finally:
+                slots.release()
+
+        pending: set[asyncio.Task[None]] = set()
+        async with hook:
+            async for file_id in self._file_ids(hook):
+                out["requested"] += 1
+                await slots.acquire()
+                task = asyncio.create_task(delete(file_id))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if pending:
+                await asyncio.gather(*pending)
+        return out
