@@ -170,6 +170,8 @@ class MathpixSubmitJobOperator(BaseOperator):
                 f"{self.task_id}: give exactly one of files or source_prefix "
                 f"(got {'both' if has_files else 'neither'})"
             )
+        if self.destination_prefix is not None and not is_template(self.destination_prefix, at_parse_time):
+            classify_uri(self.destination_prefix, "destination_prefix", require_key=False)
         if has_files and not is_template(self.files, at_parse_time):
             if isinstance(self.files, (str, bytes)) or not isinstance(self.files, Iterable):
                 raise MathpixValidationError(
@@ -179,8 +181,6 @@ class MathpixSubmitJobOperator(BaseOperator):
                 self._build_file_items()  # full check now: empty list, duplicates, bad URIs
         if has_prefix and not is_template(self.source_prefix, at_parse_time):
             storage.location_of(self.source_prefix)  # type: ignore[arg-type]
-        if self.destination_prefix is not None and not is_template(self.destination_prefix, at_parse_time):
-            classify_uri(self.destination_prefix, "destination_prefix", require_key=False)
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
             validate_id(self.job_id, "job_id")
         options = self._job_options()
