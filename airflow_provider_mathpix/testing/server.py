@@ -80,7 +80,9 @@ class MathpixEmulator:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
+        error_log = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, _HideInjectedDrops) for f in error_log.filters):
+            error_log.addFilter(_HideInjectedDrops())
         config = uvicorn.Config(
             app,
             log_level="warning",

@@ -319,10 +319,13 @@ class Store:
         with self.lock:
             if rec.error_code is not None or rec.doc is not None:
                 return
-            rec.pages = select_pages(doc.num_pages, rec.page_ranges) if rec.page_ranges else None
-            rec.doc = doc
+            pages = select_pages(doc.num_pages, rec.page_ranges) if rec.page_ranges else None
+            n_pages = len(pages) if pages is not None else doc.num_pages
+            # timestamps before ``doc``: readers do not take the lock, and ``doc`` is what makes status move
             rec.split_at = now + time_per_file
-            rec.ready_at = rec.split_at + rec.num_pages * time_per_page
+            rec.ready_at = rec.split_at + n_pages * time_per_page
+            rec.pages = pages
+            rec.doc = doc
             job = rec.job
             if job is not None:
                 heapq.heappush(job.heap, (rec.ready_at, rec.pos))

@@ -127,7 +127,7 @@ def _single(
         raise bad("destination_basename must be a non-empty name without '/'")
     filename = _check_str(body, "filename")
     page_ranges = parse_page_ranges(body.get("page_ranges"))
-    sub = _submission(rt, body, is_job=False, now=now)
+    sub = _submission(rt, body, is_job=job_id is not None, now=now)
     if sub.image_output_mode == "local" and destination_uri is None:
         raise bad('image_output_mode "local" requires destination_uri')
     if upload is not None and detect_kind(upload) is None:
@@ -163,6 +163,8 @@ def _single(
             job = store.get_or_create_job(job_id, now)
             store.add_to_job(job, rec)
             job.unfetched += 1
+            if sub.wants("job.completed"):
+                job.callback_sub = sub
         if custom_id is None and idem_key is not None:
             rec.idem_key = idem_key
             store.idem_files[idem_key] = rec.seq

@@ -173,3 +173,18 @@ def test_webhook_config_test_endpoint(client: httpx.Client, webhook_receiver) ->
         "bad_request",
     )
     assert_error(client.post("/files/v1/webhook-config/test", json={}), 400, "bad_request")
+
+
+def test_uri_job_member_defaults_to_job_completed(client: httpx.Client, doc_server, webhook_receiver) -> None:
+    body = {
+        "source_uri": doc_server.url("/one-page.pdf"),
+        "job_id": "via-uri",
+        "callback_url": webhook_receiver.url,
+    }
+    client.post("/files/v1/uri", json={**body, "custom_id": "a"})
+    client.post("/files/v1/uri", json={**body, "custom_id": "b"})
+    wait_job(client, "via-uri")
+    client.post("/files/v1/jobs/via-uri/finalize")
+    calls = webhook_receiver.wait(1)
+    assert [c["json"]["event"] for c in calls] == ["job.completed"]
+    assert calls[0]["json"]["data"]["file_count"] == 2
