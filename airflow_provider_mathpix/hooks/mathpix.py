@@ -253,15 +253,22 @@ class MathpixHook(BaseHook):
                 return
 
     async def _apages(self, build: PageBuilder, key: str) -> AsyncIterator[dict[str, Any]]:
-        async with self:  # one client for the whole walk, even outside a caller's block
-            token: str | None = None
-            while True:
-                page = await self._acall(build(token))
-                for record in page.get(key) or []:
+        if self._aclient is None:
+            # Outside a caller's block: one client for the whole walk, closed with the generator.
+            async with self:
+                async for record in self._apages(build, key):
                     yield record
-                token = _next_token(page, token, build(token))
-                if token is None:
-                    return
+            return
+        # Inside a caller's block: use its client and never hold the block open, so a
+        # consumer that stops early (``break``) does not delay closing it.
+        token: str | None = None
+        while True:
+            page = await self._acall(build(token))
+            for record in page.get(key) or []:
+                yield record
+            token = _next_token(page, token, build(token))
+            if token is None:
+                return
 
     # ------------------------------------------------------------------ connection test
 

@@ -166,3 +166,24 @@ def test_ui_field_behaviour() -> None:
     assert set(behaviour["hidden_fields"]) == {"schema", "port"}
     assert behaviour["relabeling"] == {"login": "App ID", "password": "App Key", "host": "API URL"}
     assert MathpixHook.conn_type == "mathpix" and MathpixHook.default_conn_name == "mathpix_default"
+
+
+def test_stopping_a_listing_early_does_not_keep_the_block_open(hook: MathpixHook, emulator: Any) -> None:
+    hook.submit_job([{"source_uri": f"s3://hook-tests/{i}.pdf", "custom_id": f"c{i}"} for i in range(30)])
+    job_id = next(iter(hook.iter_jobs()))["job_id"]
+
+    async def run() -> Any:
+        async with hook:
+            client = hook._aclient
+            async for _ in hook.aiter_job_files(job_id, page_size=5):
+                break
+        return client
+
+    client = asyncio.run(run())
+    assert client.is_closed and hook._aclient is None and hook._adepth == 0
+
+    async def outside() -> int:
+        return len([f async for f in hook.aiter_job_files(job_id, page_size=7)])
+
+    assert asyncio.run(outside()) == 30
+    assert hook._aclient is None
