@@ -68,8 +68,9 @@ def load_flagship_dag() -> Any:
     return module.dag
 
 
-def run_dag(dag: Any) -> Any:
-    """Initialise the metadata DB, register the DAG as the dag-processor would, ``dag.test()`` it."""
+def register_dag(dag: Any) -> None:
+    """Initialise the metadata DB and register the DAG, as ``airflow db migrate`` and the
+    dag-processor would in a deployment (``dag.test()`` runs a DAG the DB knows)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils import db
@@ -79,7 +80,6 @@ def run_dag(dag: Any) -> Any:
     bag = DagBag(dag_folder=os.devnull)
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
-    return dag.test()
 
 
 def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     with services as setup, patched_environ(setup.env):
         dag = load_flagship_dag()
+        register_dag(dag)
         setup_done = time.monotonic()
-        dag_run = run_dag(dag)
+        dag_run = dag.test()
         finished = time.monotonic()
         summary = summarize(setup, dag_run)
     timings = {"total": finished - start, "setup": setup_done - start, "pipeline": finished - setup_done}

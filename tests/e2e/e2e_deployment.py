@@ -335,13 +335,49 @@ class AirflowDeployment:
             time.sleep(interval)
         raise TimeoutError(f"run {run_id} not finished after {timeout}s\n{self.all_logs_tail()}")
 
+    def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
+        response = self.api.get(f"/dags/{dag_id}/dagRuns")
+        response.raise_for_status()
+        return list(response.json()["dag_runs"])
+
+    def wait_for_dag_run(self, dag_id: str, timeout: float, run_type: str | None = None) -> dict[str, Any]:
+        """Wait until ``dag_id`` has a finished run (of ``run_type``, if given) created by the scheduler."""
+        deadline = time.monotonic() + timeout
+        runs: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            self.check_alive()
+            runs = [r for r in self.dag_runs(dag_id) if run_type is None or r["run_type"] == run_type]
+            finished = [r for r in runs if r["state"] in ("success", "failed")]
+            if finished:
+                return finished[0]
+            time.sleep(0.5)
+        raise TimeoutError(f"no finished {run_type or ''} run of {dag_id} after {timeout}s: {runs}")
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        response = self.api.get(
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}",
+            params={"deserialize": "true", "stringify": "false"},
+        )
+        response.raise_for_status()
+        return response.json()["value"]
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The task's log as text: one line per structured event (includes its trigger's lines)."""
         response = self.api.get(
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
             params={"full_content": "true"},
-            headers={"Accept": "text/plain"},
+            headers={"Accept": "application/json"},
         )
-        return response.text
+        response.raise_for_status()
+        content = response.json().get("content") or []
+        lines = []
+        for entry in content:
+            if isinstance(entry, dict):
+                extra = {k: v for k, v in entry.items() if k not in ("event", "timestamp")}
+                lines.append(f"{entry.get('timestamp', '')} {entry.get('event', '')} {extra}")
+            else:
+                lines.append(str(entry))
+        return "\n".join(lines)
 
     # -- metadata database ---------------------------------------------------------------
     def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
