@@ -199,6 +199,8 @@ def _check_not_a_typo(key: str, where: str) -> None:
 def validate_conversion_formats(value: object, field: str = "conversion_formats") -> dict[str, bool]:
     """A mapping of known format keys to booleans (``{"docx": True, "md": True}``)."""
     if isinstance(value, (list, tuple, set, frozenset)):
+        if not all(isinstance(key, str) for key in value):
+            raise MathpixValidationError(f"{field} as a list must hold format names such as 'docx'")
         value = dict.fromkeys(value, True)  # convenience: ["docx", "md"]
     if not isinstance(value, Mapping):
         raise MathpixValidationError(f"{field} must be a mapping like {{'docx': True}}")
@@ -264,7 +266,7 @@ def validate_callback_headers(headers: object, field: str = "callback_headers") 
 def validate_callback_events(events: object, field: str = "callback_events") -> list[str]:
     if isinstance(events, str) or not isinstance(events, (list, tuple, set, frozenset)) or not events:
         raise MathpixValidationError(f"{field} must be a non-empty list of {sorted(CALLBACK_EVENTS)}")
-    unknown = [e for e in events if e not in CALLBACK_EVENTS]
+    unknown = [e for e in events if not isinstance(e, str) or e not in CALLBACK_EVENTS]
     if unknown:
         raise MathpixValidationError(
             f"{field} has unknown events {unknown}; known: {sorted(CALLBACK_EVENTS)}"
@@ -398,7 +400,7 @@ class JobItemChecker:
             raise MathpixValidationError(
                 f"{where}: unknown key(s) {unknown}; an item may carry {sorted(ITEM_KEYS)}"
             )
-        if "source_uri" not in item:
+        if item.get("source_uri") is None:
             raise MathpixValidationError(f"{where}.source_uri is required")
         out: dict[str, Any] = {}
         for key, value in item.items():
@@ -469,6 +471,7 @@ def submit_file_request(
     source_uri: str, *, idempotency_key: str | None = None, loopback_callbacks: bool = False, **options: Any
 ) -> ApiRequest:
     """POST /files/v1/uri."""
+    classify_uri(source_uri, "source_uri")  # required: never let None vanish as an unset option
     _check_file_ids(options, "submit_file")
     job_id = options.pop("job_id", None)
     body = validate_options(

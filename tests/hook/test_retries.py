@@ -146,3 +146,25 @@ def test_v3_errors_under_200_and_429(
             assert info.value.http_status == 200 and info.value.code != "http_200"
 
     asyncio.run(run())
+
+
+class _Stream:
+    """A read-only, non-seekable binary stream (like a socket or a pipe)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buf = io.BytesIO(data)
+        self.name = "stream.pdf"
+
+    def read(self, size: int = -1) -> bytes:
+        return self._buf.read(size)
+
+
+def test_non_seekable_upload_is_sent_once_and_not_resent_blindly(api: Any, emulator: Any) -> None:
+    file_id = api.upload_file(_Stream(make_pdf(1)))  # streams fine when nothing fails
+    assert file_id
+    emulator.set_faults([_fault("503", path="/files/v1", method="POST", count=1)])
+    from airflow_provider_mathpix.exceptions import MathpixError
+
+    with pytest.raises(MathpixError, match="cannot be re-sent: the file object is not seekable"):
+        api.upload_file(_Stream(make_pdf(1)))
+    assert emulator.stats()["requests"] == 2  # the successful upload and the one failed attempt

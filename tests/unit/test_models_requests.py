@@ -163,6 +163,11 @@ def test_bad_file_options_are_rejected(options: dict[str, Any], rule: str) -> No
         models.submit_file_request("https://example.com/a.pdf", **options)
 
 
+def test_source_uri_is_required() -> None:
+    with pytest.raises(MathpixValidationError, match="source_uri"):
+        models.submit_file_request(None)  # type: ignore[arg-type]
+
+
 def test_bad_idempotency_key() -> None:
     with pytest.raises(MathpixValidationError, match="idempotency_key"):
         models.submit_file_request("https://example.com/a.pdf", idempotency_key="has space")
@@ -334,3 +339,71 @@ def test_loopback_callbacks_only_when_allowed() -> None:
         "https://x.org/a.pdf", callback_url="http://[::1]:9/cb", loopback_callbacks=True
     )
     assert req.json["callback_url"] == "http://[::1]:9/cb"
+
+
+# ---------------------------------------------------------------- fuzzing: reject, never crash
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=80))
+def test_any_uri_is_classified_or_rejected_cleanly(uri: str) -> None:
+    try:
+        kind = models.classify_uri(uri, "source_uri")
+    except MathpixValidationError as exc:
+        assert "source_uri" in str(exc)
+    else:
+        assert kind in models.URI_KINDS
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted((models._KNOWN_KEYS - {"source_uri"}) | {"rm_spaces", "x"})), _json, max_size=4
+    )
+)
+def test_any_options_are_accepted_or_rejected_cleanly(options: dict) -> None:
+    try:
+        req = models.submit_file_request("https://example.com/a.pdf", **options)
+    except MathpixValidationError:
+        return
+    assert req.json["source_uri"] == "https://example.com/a.pdf"
+    json.dumps(req.json)  # whatever is accepted can be sent
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(
+        st.sampled_from(sorted(models.ITEM_KEYS | {"x"})), _json | st.just("s3://b/k"), max_size=4
+    )
+)
+def test_any_job_item_is_accepted_or_rejected_cleanly(item: dict) -> None:
+    try:
+        out = models.JobItemChecker().check(item, 7)
+    except MathpixValidationError as exc:
+        assert "files[7]" in str(exc)
+    else:
+        assert out["source_uri"] == item["source_uri"]
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(st.text(max_size=5), _json | st.just("https://x.org/a.png"), max_size=3),
+    st.dictionaries(
+        st.sampled_from(["formats", "ocr_behavior", "callback", "metadata", "confidence_threshold"]), _json
+    ),
+)
+def test_any_image_batch_is_accepted_or_rejected_cleanly(urls: dict, options: dict) -> None:
+    try:
+        req = models.submit_image_batch_request(urls, **options)
+    except MathpixValidationError:
+        return
+    json.dumps(req.json)
