@@ -158,7 +158,8 @@ class AirflowDeployment:
                 "AIRFLOW__CORE__EXECUTOR": self.backend.executor,
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.backend.sql_alchemy_conn,
                 "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                # Every example DAG is in the dags folder; only those a test unpauses may run.
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                 "AIRFLOW__CORE__FERNET_KEY": self.fernet_key,
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
@@ -303,8 +304,11 @@ class AirflowDeployment:
         errors = self.api.get("/importErrors").text
         raise TimeoutError(f"DAG {dag_id} not parsed after {timeout}s; import errors: {errors}")
 
-    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+    def unpause(self, dag_id: str) -> None:
         self.api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        self.unpause(dag_id)
         response = self.api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         response.raise_for_status()
         return str(response.json()["dag_run_id"])

@@ -73,6 +73,7 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
             deployment.wait_until_healthy()
             deployment.wait_for_dag(DAG_ID)
             deployment.wait_for_dag(CONSUMER_DAG_ID)
+            deployment.unpause(CONSUMER_DAG_ID)  # a paused DAG gets no asset-triggered runs
             run_id = deployment.trigger(DAG_ID)
             producer_run_id = deployment.trigger(PRODUCER_DAG_ID)  # runs alongside the flagship
             state = deployment.wait_for_run(DAG_ID, run_id, timeout=240, on_poll=watch)
