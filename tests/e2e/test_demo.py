@@ -51,3 +51,29 @@ def test_main_job_runs_the_flagship_pipeline_and_prints_a_summary(tmp_path: Path
     assert sum(row[1] for row in rows) == pages
     assert all("=" in row[3] for row in rows), "every document's Markdown carries its formulas"
     assert "demo-app-key" not in out and "demo-app-key" not in result.stderr
+
+
+def test_real_mode_without_credentials_says_what_is_missing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MATHPIX_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_mathpix.demo", "--real", "--home", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "MATHPIX_APP_KEY" in result.stderr
+    env["MATHPIX_APP_KEY"] = "not-a-real-key"
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_mathpix.demo", "--real", "--home", str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "MATHPIX_DEMO_BUCKET" in result.stderr
+    assert "not-a-real-key" not in result.stdout + result.stderr
