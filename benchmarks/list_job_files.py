@@ -13,8 +13,10 @@ What it does, and why it is a fair comparison:
 - Every client walks the same job with the same page size, following ``next_page_token``
   to the end; each run must return every custom_id exactly once or the script fails.
 - Baselines measured in the same run: ``mpxpy`` (Mathpix's official client, 0.0.23,
-  ``MathpixClient(api_url=...)`` then ``file_job_get(job_id).files_iter(limit=...)``), and a
-  plain ``httpx.Client`` loop (the floor: no validation, no retry machinery).
+  ``MathpixClient(api_url=...)`` then ``file_job_get(job_id).files_iter(limit=...)``; it
+  uses ``requests`` without a session, so one new connection per page), and plain
+  ``httpx.Client`` / ``httpx.AsyncClient`` loops (the floors: no validation, no retry
+  machinery, same transport as the hook).
 - Figures are records/s, best and median of ``--repeat`` timed rounds; the clients take
   turns (round-robin, after one untimed warm-up round) so that load from anything else
   on the machine affects them alike.
@@ -140,6 +142,20 @@ def main() -> int:
                         return out
                     params["paging_state"] = body["next_page_token"]
 
+        def plain_httpx_async() -> list[str]:
+            async def walk() -> list[str]:
+                out: list[str] = []
+                async with httpx.AsyncClient(base_url=url, headers={"app_key": APP_KEY}) as client:
+                    params: dict[str, Any] = {"limit": page}
+                    while True:
+                        body = (await client.get("/files/v1/jobs/bench-job/files", params=params)).json()
+                        out.extend(f["custom_id"] for f in body["files"])
+                        if not body.get("next_page_token"):
+                            return out
+                        params["paging_state"] = body["next_page_token"]
+
+            return asyncio.run(walk())
+
         runs: list[tuple[str, Callable[[], list[str]]]] = [
             ("MathpixHook.iter_job_files (sync)", hook_sync),
             ("MathpixHook.aiter_job_files (async)", hook_async),
@@ -155,7 +171,8 @@ def main() -> int:
             runs.append(("mpxpy 0.0.23 FileJob.files_iter (baseline)", mpxpy_files_iter))
         except ImportError:
             print("mpxpy is not installed (dependency group 'bench'): its baseline is skipped")
-        runs.append(("plain httpx.Client loop (floor)", plain_httpx))
+        runs.append(("plain httpx.Client loop (sync floor)", plain_httpx))
+        runs.append(("plain httpx.AsyncClient loop (async floor)", plain_httpx_async))
 
         results = measure(runs, expected, args.repeat)
         hook.close()
