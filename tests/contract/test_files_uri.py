@@ -301,3 +301,67 @@ def test_upload_multipart(client: httpx.Client) -> None:
     assert_error(
         client.post("/files/v1", files={"file": ("up.pdf", pdf)}, data={"custom_id": "c"}), 400, "bad_request"
     )
+
+
+def test_split_state_reports_pages_and_pending_formats(
+    client: httpx.Client, mathpix_emulator, doc_server
+) -> None:
+    mathpix_emulator.configure(time_per_file=0.0, time_per_page=30)
+    fid = client.post(
+        "/files/v1/uri",
+        json={"source_uri": doc_server.url("/three-pages.pdf"), "conversion_formats": {"tex.zip": True}},
+    ).json()["file_id"]
+    from mathpix_contract import wait_until
+
+    body = wait_until(lambda: (b := client.get(f"/files/v1/{fid}").json())["status"] == "split" and b)
+    assert body["num_pages"] == 3 and 0 <= body["num_pages_completed"] < 3
+    assert 0 < body["percent_done"] < 100
+    assert body["formats"] == {"latex": "pending"}
+    assert assert_error(client.get(f"/files/v1/{fid}.tex.zip"), 404, "format_not_ready")["status"] == "split"
+    assert_error(client.delete(f"/files/v1/{fid}"), 409, "conflict")
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+def test_office_and_ebook_inputs_are_recognised_from_their_bytes(client: httpx.Client) -> None:
+    inputs = {
+        "book.epub": _zip(
+            {
+                "mimetype": "application/epub+zip",
+                "OEBPS/ch1.xhtml": "<html><body><p>Chapter one text</p></body></html>",
+            }
+        ),
+        "letter.odt": _zip(
+            {
+                "mimetype": "application/vnd.oasis.opendocument.text",
+                "content.xml": "<office:document><text:p>Dear reader</text:p></office:document>",
+            }
+        ),
+        "deck.pptx": _zip({"ppt/slides/slide1.xml": "<p:sld><a:p><a:t>Slide title</a:t></a:p></p:sld>"}),
+        "memo.rtf": b"{\\rtf1\\ansi {\\b Memo body}\\par second line}",
+    }
+    expected = {
+        "book.epub": "Chapter one text",
+        "letter.odt": "Dear reader",
+        "deck.pptx": "Slide title",
+        "memo.rtf": "Memo body",
+    }
+    ids = {}
+    for name, data in inputs.items():
+        resp = client.post(
+            "/files/v1", files={"file": (name, data if isinstance(data, bytes) else data.encode())}
+        )
+        assert resp.status_code == 200, (name, resp.text)
+        ids[name] = resp.json()["file_id"]
+    for name, fid in ids.items():
+        body = wait_file(client, fid)
+        assert body["status"] == "completed" and body["num_pages"] >= 1, (name, body)
+        assert expected[name] in client.get(f"/files/v1/{fid}.mmd").text, name
+    for junk in (b"PK\x03\x04not really a zip", b"GIF89a....", b"<html><body>page</body></html>"):
+        assert_error(client.post("/files/v1", files={"file": ("x.bin", junk)}), 415, "unsupported_format")
