@@ -82,7 +82,10 @@ def validate_formats(formats: object) -> list[str]:
         if not isinstance(ext, str):
             raise MathpixValidationError(f"formats[{i}] must be a string, got {type(ext).__name__}")
         ext = ext.removeprefix(".")
-        models.download_request("validation", ext)  # the hook's own extension rule
+        try:
+            models.download_request("validation", ext)  # the hook's own extension rule
+        except MathpixValidationError as exc:
+            raise MathpixValidationError(f"formats[{i}]: {exc}") from exc
         if ext not in out:
             out.append(ext)
     return out
