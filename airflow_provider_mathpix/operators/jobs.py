@@ -35,7 +35,11 @@ from airflow_provider_mathpix.operators._results import (
     finish_job,
     output_exts,
 )
-from airflow_provider_mathpix.operators._validation import is_template, validate_wait_settings
+from airflow_provider_mathpix.operators._validation import (
+    FastTemplatingMixin,
+    is_template,
+    validate_wait_settings,
+)
 from airflow_provider_mathpix.operators._waiting import check_job, check_once, wait_in_process
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
@@ -47,7 +51,7 @@ DEFER_GRACE = 60.0
 FileEntry = str | Mapping[str, Any]
 
 
-class MathpixSubmitJobOperator(BaseOperator):
+class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
     """Submit many documents as one Mathpix job and (optionally) wait for it.
 
     Give exactly one of:
@@ -348,7 +352,10 @@ class MathpixSubmitJobOperator(BaseOperator):
             api_base=api_base_url(hook),
             destination_prefix=self.destination_prefix,
         )
-        if self.files is not None:
+        if self.files is not None and any(
+            isinstance(f, Mapping) and ("destination_uri" in f or "destination_basename" in f)
+            for f in self.files
+        ):
             self._items(outputs)  # recompute the per-item destination overrides
         return self._finish(hook, event, outputs)
 
