@@ -8,6 +8,8 @@ twins differ only in ``await``: each is a one-line call into that shared machine
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +65,7 @@ class MathpixHook(BaseHook):
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
         self._adepth = 0
+        self._ahead: set[asyncio.Task[Any]] = set()  # pages fetched ahead by aiter_* (see _apages)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mathpix_conn_id={self.mathpix_conn_id!r})"
@@ -145,6 +148,11 @@ class MathpixHook(BaseHook):
     async def __aexit__(self, *exc: object) -> None:
         self._adepth -= 1
         if self._adepth == 0 and self._aclient is not None:
+            # A listing abandoned mid-way may still be fetching a page ahead: stop it
+            # before its client goes away.
+            for task in list(self._ahead):
+                task.cancel()
+            await asyncio.gather(*self._ahead, return_exceptions=True)
             client, self._aclient = self._aclient, None
             await client.aclose()
 
@@ -260,15 +268,29 @@ class MathpixHook(BaseHook):
                     yield record
             return
         # Inside a caller's block: use its client and never hold the block open, so a
-        # consumer that stops early (``break``) does not delay closing it.
+        # consumer that stops early (``break``) does not delay closing it. The next page
+        # is requested before this one is handed out, so the consumer's own work on a
+        # page (writing a manifest, counting) overlaps the round trip for the next.
         token: str | None = None
-        while True:
-            page = await self._acall(build(token))
-            for record in page.get(key) or []:
-                yield record
-            token = _next_token(page, token, build(token))
-            if token is None:
-                return
+        page = await self._acall(build(None))
+        ahead: asyncio.Task[Any] | None = None
+        try:
+            while True:
+                token = _next_token(page, token, build(token))
+                if token is not None:
+                    ahead = asyncio.ensure_future(self._acall(build(token)))
+                    self._ahead.add(ahead)
+                    ahead.add_done_callback(self._ahead.discard)
+                for record in page.get(key) or []:
+                    yield record
+                if ahead is None:
+                    return
+                page, ahead = await ahead, None
+        finally:
+            if ahead is not None:  # the consumer stopped early: drop the page fetched ahead
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
 
     # ------------------------------------------------------------------ connection test
 

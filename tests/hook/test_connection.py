@@ -180,7 +180,7 @@ def test_stopping_a_listing_early_does_not_keep_the_block_open(hook: MathpixHook
         return client
 
     client = asyncio.run(run())
-    assert client.is_closed and hook._aclient is None and hook._adepth == 0
+    assert client.is_closed and hook._aclient is None and hook._adepth == 0 and not hook._ahead
 
     async def outside() -> int:
         return len([f async for f in hook.aiter_job_files(job_id, page_size=7)])
