@@ -130,6 +130,7 @@ def test_clients_share_one_tls_context_and_one_async_client_per_block(hook: Math
         async with hook:
             client = hook._aclient
             assert client is not None
+            assert client._transport._pool._ssl_context is ssl_context()  # type: ignore[attr-defined]
             for _ in range(3):
                 await hook.aget_onboarding_identities()
                 assert hook._aclient is client

@@ -129,3 +129,23 @@ def test_bad_inputs_send_nothing(hook: MathpixHook, emulator: Any, call: Any, ru
     with pytest.raises(MathpixValidationError, match=rule):
         call(hook)
     assert emulator.stats()["requests"] == 0
+
+
+class _CountingReader(io.BytesIO):
+    """A binary file object that records how much each read() asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads.append(-1 if size is None else size)
+        return super().read(size)
+
+
+def test_upload_streams_in_chunks_never_whole(api: Any, emulator: Any) -> None:
+    data = make_pdf(1) + b"\n%" + b"x" * (2 * 1024 * 1024)  # a ~2 MB PDF (trailing comment bytes)
+    reader = _CountingReader(data)
+    file_id = api.upload_file(reader, filename="big.pdf")
+    assert file_id
+    assert len(reader.reads) >= 32 and all(0 < size <= 64 * 1024 for size in reader.reads), reader.reads[:5]
