@@ -439,6 +439,7 @@ class MathpixHook(BaseHook):
         plan = JobPlan(items, job_id, max_items_per_request, options, loopback_callbacks=self._local())
         for req in plan.requests():
             self._call(req)
+            self._log_chunk(plan, req)
         self.log.info(_job_summary(plan))
         return plan.result()
 
@@ -453,8 +454,19 @@ class MathpixHook(BaseHook):
         async with self:
             for req in plan.requests():
                 await self._acall(req)
+                self._log_chunk(plan, req)
         self.log.info(_job_summary(plan))
         return plan.result()
+
+    def _log_chunk(self, plan: JobPlan, req: ApiRequest) -> None:
+        sent = len(req.json["files"])
+        self.log.info(
+            "Job %s: call %d sent %d items (%d so far)",
+            plan.job_id,
+            plan.calls + 1,
+            sent,
+            plan.file_count + sent,
+        )
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """GET /files/v1/jobs/{job_id}: status and counters."""

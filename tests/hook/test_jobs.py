@@ -26,7 +26,9 @@ def test_job_split_into_calls_is_one_job_with_every_item_once(
     result = api.submit_job(_items(25, url), max_items_per_request=10, conversion_formats={"md": True})
     assert result["file_count"] == 25 and result["calls"] == 3
     # Airflow 3 logs through structlog to stdout, hence capsys rather than caplog.
-    assert f"Submitted job {result['job_id']} with 25 items in 3 call(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Submitted job {result['job_id']} with 25 items in 3 call(s)" in out
+    assert f"Job {result['job_id']}: call 3 sent 5 items (25 so far)" in out
     stats = emulator.stats()
     assert (stats["jobs_created"], stats["files_created"]) == (1, 25)
     listed = api.iter_job_files(result["job_id"], page_size=7)
