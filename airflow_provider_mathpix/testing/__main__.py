@@ -34,7 +34,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--time-per-image", type=float, default=0.02, help="seconds per /v3/batch image")
     p.add_argument(
-        "--realistic", action="store_true", help="slow, demo-like timing (2 s per file, 0.5 s per page)"
+        "--jitter", type=float, default=0.0, help="spread processing times by ± this fraction per file"
+    )
+    p.add_argument(
+        "--realistic", action="store_true", help="demo-like timing (2 s per file, 0.5 s per page, jitter 0.5)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the fault coins (reproducible runs)")
     p.add_argument(
@@ -59,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"invalid JSON in --fault/--storage: {exc}", file=sys.stderr)
         return 2
-    tpf, tpp = (2.0, 0.5) if args.realistic else (args.time_per_file, args.time_per_page)
+    tpf, tpp, jitter = (
+        (2.0, 0.5, 0.5) if args.realistic else (args.time_per_file, args.time_per_page, args.jitter)
+    )
     emu = MathpixEmulator(
         host=args.host,
         port=args.port,
@@ -73,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         storage=storage,
         webhook_secret=args.webhook_secret,
+        jitter=jitter,
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

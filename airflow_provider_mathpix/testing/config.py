@@ -15,6 +15,7 @@ class EmulatorConfig:
     (``pending`` for ``time_per_file``, then ``split`` for ``time_per_page`` per page).
     ``format_lag``: extra seconds before requested conversion formats are ready.
     ``time_per_image``: per-key delay of ``/v3/batch`` results.
+    ``jitter``: spread of processing times, ±fraction per file (0: every file takes the same).
     ``app_keys``/``app_ids``: allow-lists (None: any non-empty value).
     ``fetch_workers``: bounded pool reading sources; ``fetch_timeout`` per source.
     ``page_size_default``/``page_size_max``: job file listing (the hook must not depend on them).
@@ -26,6 +27,7 @@ class EmulatorConfig:
     time_per_page: float = 0.02
     format_lag: float = 0.05
     time_per_image: float = 0.02
+    jitter: float = 0.0
     faults: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
     storage: dict[str, Any] | None = None
@@ -47,6 +49,7 @@ class EmulatorConfig:
         "time_per_page",
         "format_lag",
         "time_per_image",
+        "jitter",
         "fetch_timeout",
         "allow_loopback_http",
         "page_size_default",

@@ -173,7 +173,6 @@ class FaultMiddleware:
             return
         await _answer(send, status, dumps(envelope(code, message)), "application/json", headers)
 
-
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app, then count the request under its route template (``GET /files/v1/{name}``)."""
         try:

@@ -152,7 +152,7 @@ class Fetcher:
         with store.lock:
             for rec, outcome in outcomes:
                 if isinstance(outcome, Document):
-                    store.fetched(rec, outcome, now, cfg.time_per_file, cfg.time_per_page)
+                    store.fetched(rec, outcome, now, cfg.time_per_file, cfg.time_per_page, cfg.jitter)
                 elif outcome is not None:
                     store.fail(rec, *outcome)
                 job = rec.job

@@ -313,9 +313,22 @@ class Store:
                 job.n_errored += 1
 
     def fetched(
-        self, rec: FileRecord, doc: Document, now: float, time_per_file: float, time_per_page: float
+        self,
+        rec: FileRecord,
+        doc: Document,
+        now: float,
+        time_per_file: float,
+        time_per_page: float,
+        jitter: float = 0.0,
     ) -> None:
-        """The source of ``rec`` was read: schedule split and completion from the page count."""
+        """The source of ``rec`` was read: schedule split and completion from the page count.
+
+        ``jitter`` (0..1) spreads processing times by up to ±jitter, deterministically per
+        file, so a realistic demo's files do not all finish in the same instant.
+        """
+        if jitter:
+            spread = 1.0 + jitter * (2.0 * (((rec.seq * 2654435761) & 0xFFFF) / 65536.0) - 1.0)
+            time_per_file, time_per_page = time_per_file * spread, time_per_page * spread
         with self.lock:
             if rec.error_code is not None or rec.doc is not None:
                 return
