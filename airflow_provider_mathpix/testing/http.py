@@ -42,7 +42,11 @@ def authorize_v3(request: Request) -> Runtime:
 
 async def json_body(request: Request, *, v3: bool = False) -> Any:
     """The parsed JSON body (``400 bad_request``, or v3 ``json_syntax``, when it is not JSON)."""
-    raw = await request.body()
+    return parse_json(await request.body(), v3=v3)
+
+
+def parse_json(raw: bytes, *, v3: bool = False) -> Any:
+    """Parse a request body; the error is the API's (``bad_request`` / v3 ``json_syntax``)."""
     try:
         return json.loads(raw) if raw else None
     except ValueError:
