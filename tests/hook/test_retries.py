@@ -168,3 +168,30 @@ def test_non_seekable_upload_is_sent_once_and_not_resent_blindly(api: Any, emula
     with pytest.raises(MathpixError, match="cannot be re-sent: the file object is not seekable"):
         api.upload_file(_Stream(make_pdf(1)))
     assert emulator.stats()["requests"] == 2  # the successful upload and the one failed attempt
+
+
+def test_timeouts_are_retried_then_reported(
+    mathpix_emulator_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = mathpix_emulator_factory(faults=[_fault("latency", count=1, latency=1.0)])
+    set_connection(monkeypatch, emu.url, extra={"timeout": 0.2, "max_retries": 2, "retry_max_wait": 0.01})
+    with MathpixHook() as hook:
+        assert list(hook.iter_jobs()) == []  # first attempt timed out, the retry answered
+        emu.set_faults([_fault("latency", count=None, latency=1.0)])
+        with pytest.raises(MathpixAPIError) as info:
+            hook.get_job("job-slow")
+    assert (info.value.code, info.value.http_status) == ("timeout", None)
+    assert emu.stats()["requests"] == 5  # first call: 2 attempts; second: 1 + max_retries (2)
+
+
+def test_retrying_is_bounded_by_the_deadline(
+    mathpix_emulator_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = mathpix_emulator_factory(faults=[_fault("503", count=None)])
+    set_connection(
+        monkeypatch, emu.url, extra={"max_retries": 1000, "retry_max_wait": 0.02, "retry_deadline": 0.3}
+    )
+    with MathpixHook() as hook, pytest.raises(MathpixAPIError) as info:
+        hook.get_job("job-x")
+    assert info.value.http_status == 503
+    assert 2 <= emu.stats()["requests"] < 1001  # stopped by the deadline, long before the attempt cap
