@@ -14,5 +14,6 @@ os.environ.setdefault("AIRFLOW_HOME", _HOME)
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 os.environ.setdefault(
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{os.path.join(os.environ['AIRFLOW_HOME'], 'airflow.db')}"
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    f"sqlite:///{os.path.join(os.environ['AIRFLOW_HOME'], 'airflow.db')}",
 )
