@@ -149,3 +149,16 @@ def test_a_streamed_job_with_a_late_duplicate_stops_before_that_chunk(
     with pytest.raises(MathpixValidationError, match=r"files\[10\] \(custom_id 'doc-00002'\)"):
         hook.submit_job(stream, job_id="job-stream", max_items_per_request=10)
     assert emulator.stats()["requests"] == 1  # the first, valid chunk only
+
+
+@pytest.mark.slow
+def test_a_large_streamed_job_uses_the_default_chunking(hook: MathpixHook, emulator: Any) -> None:
+    """120,000 items from a generator: 3 calls of at most 50,000, one job, every item listed once."""
+    n = 120_000
+    items = ({"source_uri": f"s3://hook-tests/big/{i}.pdf", "custom_id": f"big-{i}"} for i in range(n))
+    result = hook.submit_job(items)
+    assert (result["file_count"], result["calls"]) == (n, 3)
+    stats = emulator.stats()
+    assert (stats["jobs_created"], stats["files_created"]) == (1, n)
+    seen = {f["custom_id"] for f in hook.iter_job_files(result["job_id"], page_size=10_000)}
+    assert len(seen) == n and seen == {f"big-{i}" for i in range(n)}
