@@ -39,16 +39,16 @@ with DAG(
     params={"files": Param(FILES, type="array", description="source URIs to convert as one job")},
     tags=["example", "mathpix"],
 ) as dag:
-    # [START howto_operator_mathpix_submit_job]
+    # [START howto_operator_mathpix_submit_job]  --8<-- [start:howto_operator_mathpix_submit_job]
     submit = MathpixSubmitJobOperator(
         task_id="submit_job",
         files="{{ params.files }}",
         conversion_formats=["md", "docx"],
         wait_for_completion=False,  # the sensor below waits (and frees this task at once)
     )
-    # [END howto_operator_mathpix_submit_job]
+    # [END howto_operator_mathpix_submit_job]  --8<-- [end:howto_operator_mathpix_submit_job]
 
-    # [START howto_sensor_mathpix_job]
+    # [START howto_sensor_mathpix_job]  --8<-- [start:howto_sensor_mathpix_job]
     wait = MathpixJobSensor(
         task_id="wait_for_job",
         job_id=submit.output["job_id"],  # pushed by the operator before it returned
@@ -59,9 +59,9 @@ with DAG(
         conversion_formats=["md", "docx"],
         manifest_path=MANIFEST_PREFIX,
     )
-    # [END howto_sensor_mathpix_job]
+    # [END howto_sensor_mathpix_job]  --8<-- [end:howto_sensor_mathpix_job]
 
-    # [START howto_read_manifest]
+    # [START howto_read_manifest]  --8<-- [start:howto_read_manifest]
     @task
     def summarize(job: dict[str, Any]) -> dict[str, int]:
         """Stream the manifest (one JSON line per file): never the whole job in memory."""
@@ -75,4 +75,4 @@ with DAG(
         return dict(statuses)
 
     summarize(wait.output)
-    # [END howto_read_manifest]
+    # [END howto_read_manifest]  --8<-- [end:howto_read_manifest]

@@ -27,7 +27,7 @@ with DAG(
     params={"source_uri": Param(SOURCE_URI, type="string", description="PDF for Mathpix to fetch")},
     tags=["example", "mathpix"],
 ) as dag:
-    # [START howto_operator_mathpix_submit_file_deferrable]
+    # [START howto_operator_mathpix_convert_pdf]  --8<-- [start:howto_operator_mathpix_convert_pdf]
     convert = MathpixSubmitFileOperator(
         task_id="convert_pdf",
         source_uri="{{ params.source_uri }}",
@@ -36,9 +36,9 @@ with DAG(
         poll_interval=10,
         timeout=60 * 60,
     )
-    # [END howto_operator_mathpix_submit_file_deferrable]
+    # [END howto_operator_mathpix_convert_pdf]  --8<-- [end:howto_operator_mathpix_convert_pdf]
 
-    # [START howto_use_file_xcom]
+    # [START howto_use_file_xcom]  --8<-- [start:howto_use_file_xcom]
     @task
     def preview_markdown(result: dict[str, Any]) -> int:
         """Read the Markdown output through the hook and show its beginning."""
@@ -49,4 +49,4 @@ with DAG(
         return len(markdown)
 
     preview_markdown(convert.output)
-    # [END howto_use_file_xcom]
+    # [END howto_use_file_xcom]  --8<-- [end:howto_use_file_xcom]

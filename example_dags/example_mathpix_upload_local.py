@@ -47,14 +47,14 @@ with DAG(
                         out.write(chunk)
         return str(target)
 
-    # [START howto_operator_mathpix_upload_local]
+    # [START howto_operator_mathpix_upload_local]  --8<-- [start:howto_operator_mathpix_upload_local]
     upload = MathpixSubmitFileOperator(
         task_id="upload_pdf",
         source_path=ensure_local_pdf("{{ params.local_path }}"),  # streamed, never read into memory
         conversion_formats=["docx"],
         poll_interval=5,
     )
-    # [END howto_operator_mathpix_upload_local]
+    # [END howto_operator_mathpix_upload_local]  --8<-- [end:howto_operator_mathpix_upload_local]
 
     @task
     def report(result: dict[str, Any]) -> str:
