@@ -114,7 +114,13 @@ def _tail(path: Path, limit: int = 2000) -> str:
         return ""
 
 
-def _start(cmd: list[str], ready_url: str, name: str, env: dict[str, str] | None = None) -> tuple[Any, Path]:
+def _start(
+    cmd: list[str],
+    ready_url: str,
+    name: str,
+    env: dict[str, str] | None = None,
+    timeout: float = STARTUP_TIMEOUT,
+) -> tuple[Any, Path]:
     log_fd, log_name = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
     log_path = Path(log_name)
     with os.fdopen(log_fd, "wb") as log:
@@ -125,7 +131,7 @@ def _start(cmd: list[str], ready_url: str, name: str, env: dict[str, str] | None
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StorageServerError(f"{name} exited with {proc.returncode}: {_tail(log_path)}")
@@ -133,7 +139,7 @@ def _start(cmd: list[str], ready_url: str, name: str, env: dict[str, str] | None
             return proc, log_path
         time.sleep(0.1)
     _stop(proc)
-    raise StorageServerError(f"{name} not ready after {STARTUP_TIMEOUT:.0f}s: {_tail(log_path)}")
+    raise StorageServerError(f"{name} not ready after {timeout:.0f}s: {_tail(log_path)}")
 
 
 def _stop(proc: subprocess.Popen[bytes] | None) -> None:
@@ -220,7 +226,64 @@ def moto_s3_server(host: str = "127.0.0.1") -> Iterator[StorageServer]:
         "moto-s3",
         env={"MOTO_ALLOW_NONEXISTENT_REGION": "true"},
     )
-    server = StorageServer(
+    with _running(_s3_server(endpoint, proc, log_path)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def seeded_moto_s3_server(
+    bucket: str, prefix: str, count: int, body: bytes = b"%PDF-1.4\n%%EOF\n", host: str = "127.0.0.1"
+) -> Iterator[StorageServer]:
+    """A moto S3 server subprocess that starts with ``count`` objects ``<prefix><i:07d>.pdf`` in ``bucket``.
+
+    Why: uploading through the S3 API costs a request per object (minutes for 100,000+
+    objects on a small machine); writing them into moto's backend before the server
+    starts takes seconds. The objects are then listed and read over real S3 HTTP.
+    """
+    port = free_port(host)
+    endpoint = f"http://{host}:{port}"
+    body_fd, body_name = tempfile.mkstemp(prefix="seed-body-")
+    with os.fdopen(body_fd, "wb") as out:
+        out.write(body)
+    try:
+        args = ["seeded-moto", host, str(port), bucket, prefix, str(count), body_name]
+        proc, log_path = _start(
+            [sys.executable, "-m", __name__, *args],
+            f"{endpoint}/moto-api/",
+            "moto-s3-seeded",
+            env={"MOTO_ALLOW_NONEXISTENT_REGION": "true"},
+            timeout=STARTUP_TIMEOUT + count / 500,
+        )
+    finally:
+        os.unlink(body_name)
+    with _running(_s3_server(endpoint, proc, log_path)) as server:
+        yield server
+
+
+def _serve_seeded_moto(host: str, port: int, bucket: str, prefix: str, count: int, body_path: str) -> None:
+    """Subprocess body of :func:`seeded_moto_s3_server`: seed the backend, then serve until SIGTERM."""
+    import signal
+    import threading
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+    from moto.server import ThreadedMotoServer
+
+    body = Path(body_path).read_bytes()
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
+    backend.create_bucket(bucket, S3_REGION)
+    for i in range(count):
+        backend.put_object(bucket, f"{prefix}{i:07d}.pdf", body)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    stop.wait()
+    server.stop()
+
+
+def _s3_server(endpoint: str, proc: subprocess.Popen[bytes], log_path: Path) -> StorageServer:
+    return StorageServer(
         kind="s3",
         endpoint_url=endpoint,
         bucket_store_config={
@@ -235,8 +298,6 @@ def moto_s3_server(host: str = "127.0.0.1") -> Iterator[StorageServer]:
         process=proc,
         log_path=log_path,
     )
-    with _running(server):
-        yield server
 
 
 @contextlib.contextmanager
@@ -405,3 +466,14 @@ def _azure_admin(server: StorageServer) -> Any:
     from .buckets import _make_azure_client
 
     return _make_azure_client(server.bucket_store_config["azure"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 8 and sys.argv[1] == "seeded-moto":
+        _host, _port, _bucket, _prefix, _count, _body = sys.argv[2:]
+        _serve_seeded_moto(_host, int(_port), _bucket, _prefix, int(_count), _body)
+    else:
+        sys.exit(
+            "usage: python -m airflow_provider_mathpix.testing.storage_servers "
+            "seeded-moto HOST PORT BUCKET PREFIX COUNT BODY_FILE"
+        )
