@@ -14,7 +14,8 @@ from .errors import ApiError, json_response
 from .http import authorize, json_body, parse_json
 from .outputs import render
 from .rules import ALWAYS_FORMATS, bad, check_listing_status, parse_date, parse_limit
-from .state import iso
+from .runtime import Runtime
+from .state import Job, iso
 
 router = APIRouter()
 
@@ -87,7 +88,8 @@ async def list_jobs(request: Request) -> Response:
     return json_response({"jobs": jobs, "next_page_token": nxt})
 
 
-def _job(request: Request, job_id: str):  # type: ignore[no-untyped-def]
+def _job(request: Request, job_id: str) -> tuple[Runtime, Job]:
+    """Authorize, then the job or ``404 not_found``."""
     rt = authorize(request)
     job = rt.store.jobs.get(job_id)
     if job is None:
