@@ -30,7 +30,7 @@ CONSUMER_DAG_ID = "example_mathpix_assets_consumer"
 JOB_TASK = "convert"
 TRIGGER_CLASS = "airflow_provider_mathpix.triggers.mathpix.MathpixJobTrigger"
 #: Slow enough that the job task is observably deferred for several seconds.
-EMULATOR_TIMING = {"time_per_file": 2.0, "time_per_page": 0.5}
+EMULATOR_TIMING = {"time_per_file": 3.0, "time_per_page": 0.5}
 
 
 class DeferralWatch:
@@ -94,6 +94,7 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
 
         # The job task really deferred, to our trigger, and a triggerer picked the trigger up.
         assert "deferred" in watch.states, watch.states
+        assert "running" in watch.states[watch.states.index("deferred") :], "never resumed after deferral"
         assert watch.states[-1] == "success"
         assert watch.triggers, "no trigger row was seen while the task was deferred"
         for trigger in watch.triggers.values():
@@ -107,7 +108,8 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
         # ...the trigger polled Mathpix in the triggerer process (its lines are shipped into the
         # task's log) and its event resumed the task, which then finished the job.
         assert "Trigger fired event" in job_log, job_log[-3000:]
-        assert re.search(r"Mathpix job \S+: 5/5 completed, 0 errored", job_log), job_log[-3000:]
+        done = rf"Mathpix job \S+: {len(setup.documents)}/{len(setup.documents)} completed, 0 errored"
+        assert re.search(done, job_log), job_log[-3000:]
         assert "Wrote the manifest of job" in job_log
         assert EMULATOR_APP_KEY not in triggerer_log
         assert EMULATOR_APP_KEY not in job_log
