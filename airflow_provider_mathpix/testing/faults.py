@@ -8,7 +8,9 @@ comes from one ``random.Random(seed)`` per rule, so the same sequence of
 requests meets the same faults on every run.
 
 ``drop`` starts a response and aborts mid-body, so the client sees a protocol
-error (incomplete read / closed connection), like a proxy dying.
+error (incomplete read / closed connection), like a proxy dying. ``drop_after`` does
+the same *after* the request was fully processed: the submission exists but its
+answer is lost, the case idempotent retries are for.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ KINDS = (
     "storage_throttled",
     "html_502",
     "drop",
+    "drop_after",
     "latency",
 )
 _STATUS_CODES = {
@@ -157,6 +160,9 @@ class FaultMiddleware:
         if rule.kind == "drop":
             await _drop(send)
             return
+        if rule.kind == "drop_after":
+            await self._serve_then_drop(scope, receive, send)
+            return
         if rule.kind == "html_502":
             body = (
                 b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
@@ -180,6 +186,22 @@ class FaultMiddleware:
         finally:
             route = scope.get("route")
             self.stats.route(f"{scope['method']} {getattr(route, 'path', '(no route)')}")
+
+    async def _serve_then_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Process the request for real, then send half of its answer and cut the connection."""
+        captured: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            captured.append(message)
+
+        await self._serve(scope, receive, capture)
+        start = next(m for m in captured if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(max(len(body), 2)).encode()))
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        raise DroppedConnection("response dropped after processing (injected fault)")
 
 
 def _fmt(seconds: float) -> str:

@@ -117,3 +117,22 @@ def test_v3_rate_limit_uses_the_v3_shape(mathpix_emulator) -> None:
     assert resp.status_code == 429
     body = resp.json()
     assert body["error_info"]["id"] == "http_max_requests" and isinstance(body["error"], str)
+
+
+def test_drop_after_processing_then_retry_is_absorbed(
+    client: httpx.Client, mathpix_emulator, doc_server
+) -> None:
+    """The answer is lost but the job exists: a retry with the same ids creates nothing new."""
+    mathpix_emulator.set_faults(
+        [{"kind": "drop_after", "method": "POST", "path": "/files/v1/jobs", "count": 1}]
+    )
+    body = {
+        "job_id": "lost",
+        "files": [{"source_uri": doc_server.url("/one-page.pdf"), "custom_id": f"c{i}"} for i in range(50)],
+    }
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        client.post("/files/v1/jobs", json=body)
+    assert client.post("/files/v1/jobs", json=body).json() == {"job_id": "lost", "file_count": 50}
+    stats = mathpix_emulator.stats()
+    assert stats["files_created"] == 50 and stats["duplicates_absorbed"] == 50
+    assert stats["faults_by_kind"] == {"drop_after": 1}
