@@ -162,15 +162,25 @@ def test_source_prefix_to_destination_prefix_on_s3(airflow_db, s3_emulator, pdf_
             destination_prefix="s3://unregistered/results",
             check_data_sources=True,
         )
+        MathpixSubmitJobOperator(task_id="empty_allowed", source_prefix="s3://src/nothing/", allow_empty=True)
+        MathpixSubmitJobOperator(task_id="empty_refused", source_prefix="s3://src/nothing/")
+        MathpixSubmitJobOperator(task_id="too_many", source_prefix="s3://src/", max_files_per_job=2)
 
     dag_run = run_dag(dag)
     logs = capsys.readouterr().out
 
-    assert task_states(dag_run) == {"convert_prefix": "success", "unregistered_destination": "failed"}, logs[
-        -5000:
-    ]
+    assert task_states(dag_run) == {
+        "convert_prefix": "success",
+        "unregistered_destination": "failed",
+        "empty_allowed": "success",
+        "empty_refused": "failed",
+        "too_many": "failed",
+    }, logs[-5000:]
     assert "'unregistered' (aws) is not registered as a Mathpix data source" in logs
-    assert emulator.stats()["jobs_created"] == 1
+    assert "matched no object" in logs
+    assert "more than max_files_per_job=2 files; nothing was submitted" in logs
+    assert xcom(dag_run, "empty_allowed")["status"] == "empty"
+    assert emulator.stats()["jobs_created"] == 1  # only convert_prefix submitted anything
     result = xcom(dag_run, "convert_prefix")
     assert (result["file_count"], result["files_completed"], result["files_errored"]) == (2, 2, 0)
     assert result["manifest_uri"].endswith("out/manifests/" + result["job_id"] + ".jsonl")
@@ -204,3 +214,25 @@ def test_xcom_arg_files_and_no_wait(airflow_db, emulator, pdf_server, tmp_path):
     assert result["file_count"] == 2
     assert result["manifest_uri"] is None
     assert xcom(dag_run, "submit", key="job_id") == result["job_id"]
+
+
+def test_finished_job_needs_no_trigger(airflow_db, emulator, pdf_server, tmp_path, caplog):
+    """A deferrable sensor checks once before deferring: a completed job finishes in place."""
+    from airflow_provider_mathpix.sensors.mathpix import MathpixJobSensor
+
+    with _dag("mathpix_check_before_defer") as dag:
+        submit = MathpixSubmitJobOperator(
+            task_id="submit",
+            files=[pdf_server.doc("one-page.pdf")],
+            poll_interval=0.1,
+            manifest_path=f"{tmp_path}/",
+        )
+        submit >> MathpixJobSensor(
+            task_id="wait", job_id=submit.output["job_id"], deferrable=True, manifest_path=f"{tmp_path}/"
+        )
+
+    dag_run = run_dag(dag)
+
+    assert task_states(dag_run) == {"submit": "success", "wait": "success"}
+    assert xcom(dag_run, "wait")["files_completed"] == 1
+    assert "running trigger in line" not in caplog.text
