@@ -30,8 +30,10 @@ provider is not installed (Airflow then simply has no lineage for the task).
 
 from __future__ import annotations
 
+import itertools
+import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,19 +85,22 @@ def dataset_for_uri(uri: Any, *, azure_account_name: str | None = None) -> Linea
     """Name one source or destination (``str`` or ``ObjectStoragePath``) per the naming spec.
 
     ``azure_account_name`` completes an ``abfs://container/path`` ObjectStoragePath, whose
-    URI names only the container (the account lives in its connection). Returns ``None``
-    for something that is not a location (an empty string, a bare word).
+    URI names only the container (the account lives in its connection). A string without
+    a scheme is a local path (relative ones are made absolute). Returns ``None`` for an
+    empty string.
     """
+    if uri is None:
+        return None
     text = _as_text(uri)
     if not text:
         return None
-    if text.startswith("/"):
-        return LineageDataset("file", posixpath.normpath(text))
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     host = parts.hostname or ""
-    if not scheme:
-        return None
+    if not scheme or "://" not in text:
+        # A plain path, as a download destination may be: the local file system, made absolute
+        # the way the download operator resolves it.
+        return LineageDataset("file", posixpath.normpath(os.path.abspath(text)))
     if scheme in _S3_SCHEMES:
         return LineageDataset(f"s3://{parts.netloc}", _key(parts.path))
     if scheme in _GCS_SCHEMES:
@@ -191,3 +196,38 @@ def operator_lineage(
         inputs=to_openlineage(datasets_for_uris(inputs, **options)),  # type: ignore[arg-type]
         outputs=to_openlineage(datasets_for_uris(outputs, **options)),  # type: ignore[arg-type]
     )
+
+
+def _item_source(entry: Any) -> Any:
+    return entry.get("source_uri") if isinstance(entry, Mapping) else entry
+
+
+def _item_destination(entry: Any) -> Any:
+    return entry.get("destination_uri") if isinstance(entry, Mapping) else None
+
+
+def job_lineage(
+    *,
+    source_prefix: Any = None,
+    files: Iterable[Any] | None = None,
+    destination_prefix: Any = None,
+    max_datasets: int = DEFAULT_MAX_DATASETS,
+) -> Any:
+    """Lineage of a job submission (``MathpixSubmitJobOperator``'s arguments, rendered).
+
+    Inputs: the ``source_prefix`` as one dataset, else each entry of ``files`` (a source URI
+    string or an item dict's ``source_uri``). Outputs: the ``destination_prefix``, else the
+    items' own ``destination_uri``. ``files`` is consumed lazily and only as far as
+    :func:`datasets_for_uris` looks, so a 200,000-item list costs bounded time.
+    """
+    window = max_datasets * 10
+    entries = files if isinstance(files, Sequence) else list(itertools.islice(files or (), window))
+    if source_prefix:
+        inputs: Iterable[Any] = [source_prefix]
+    else:
+        inputs = (_item_source(entry) for entry in entries or ())
+    if destination_prefix:
+        outputs: Iterable[Any] = [destination_prefix]
+    else:
+        outputs = (d for d in (_item_destination(entry) for entry in entries or ()) if d)
+    return operator_lineage(inputs, outputs, max_datasets=max_datasets)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from airflow_provider_mathpix.lineage import (
     LineageDataset,
     dataset_for_uri,
     datasets_for_uris,
+    job_lineage,
     operator_lineage,
 )
 
@@ -64,9 +66,37 @@ def test_object_storage_path_is_accepted() -> None:
     assert dataset_for_uri(path) == LineageDataset("s3://docs-bucket", "processed")
 
 
-@pytest.mark.parametrize("uri", ["", "   ", "no-scheme-word"])
-def test_not_a_location_gives_none(uri: str) -> None:
+@pytest.mark.parametrize("uri", [None, "", "   "])
+def test_not_a_location_gives_none(uri: str | None) -> None:
     assert dataset_for_uri(uri) is None
+
+
+def test_a_relative_path_is_a_local_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert dataset_for_uri("out/markdown/") == LineageDataset("file", str(tmp_path / "out" / "markdown"))
+
+
+def test_job_lineage_from_a_prefix() -> None:
+    lineage = job_lineage(source_prefix="s3://docs/incoming/", destination_prefix="gs://out/md/")
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("s3://docs", "incoming")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("gs://out", "md")]
+
+
+def test_job_lineage_from_files_of_both_forms() -> None:
+    files = [
+        "s3://docs/a.pdf",
+        {"source_uri": "gs://g/b.pdf", "custom_id": "b", "destination_uri": "s3://out/b/"},
+    ]
+    lineage = job_lineage(files=files)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("s3://docs", "a.pdf"), ("gs://g", "b.pdf")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("s3://out", "b")]
+
+
+def test_job_lineage_of_a_huge_generator_is_bounded() -> None:
+    files = (f"s3://docs/in/{i}.pdf" for i in range(10_000_000))
+    lineage = job_lineage(files=files, max_datasets=10)
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("s3://docs", "in")]
+    assert lineage.outputs == []
 
 
 def test_uri_round_trip() -> None:
