@@ -16,6 +16,7 @@ class EmulatorConfig:
     ``format_lag``: extra seconds before requested conversion formats are ready.
     ``time_per_image``: per-key delay of ``/v3/batch`` results.
     ``jitter``: spread of processing times, ±fraction per file (0: every file takes the same).
+    ``listing_lag``: seconds a new job member stays out of listings and custom_id lookups.
     ``app_keys``/``app_ids``: allow-lists (None: any non-empty value).
     ``fetch_workers``: bounded pool reading sources; ``fetch_timeout`` per source.
     ``page_size_default``/``page_size_max``: job file listing (the hook must not depend on them).
@@ -28,6 +29,7 @@ class EmulatorConfig:
     format_lag: float = 0.05
     time_per_image: float = 0.02
     jitter: float = 0.0
+    listing_lag: float = 0.0
     faults: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 0
     storage: dict[str, Any] | None = None
@@ -50,6 +52,7 @@ class EmulatorConfig:
         "format_lag",
         "time_per_image",
         "jitter",
+        "listing_lag",
         "fetch_timeout",
         "allow_loopback_http",
         "page_size_default",

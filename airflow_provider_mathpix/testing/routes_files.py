@@ -117,7 +117,7 @@ async def list_job_files(request: Request, job_id: str) -> Response:
         if cursor is None or cursor > len(job.seqs):
             raise bad("paging_state is not a cursor this server issued for this job")
         start = cursor
-    items, nxt = rt.store.list_job_files(job, status, start, limit, time.time())
+    items, nxt = rt.store.list_job_files(job, status, start, limit, time.time(), rt.config.listing_lag)
     return json_response(
         {"files": items, "next_page_token": ids.encode_cursor(nxt) if nxt is not None else None}
     )
@@ -127,10 +127,11 @@ async def list_job_files(request: Request, job_id: str) -> Response:
 async def get_job_file(request: Request, job_id: str, custom_id: str) -> Response:
     rt, job = _job(request, job_id)
     seq = job.by_custom_id.get(custom_id)
-    if seq is None:
+    now = time.time()
+    if seq is None or rt.store.files[seq].created_at > now - rt.config.listing_lag:
         raise ApiError("not_found", f"job {job_id!r} has no file with custom_id {custom_id!r}")
     rec = rt.store.files[seq]
-    return json_response(rt.store.file_view(rec, time.time(), rt.config.format_lag))
+    return json_response(rt.store.file_view(rec, now, rt.config.format_lag))
 
 
 @router.post("/files/v1/jobs/{job_id}/finalize")

@@ -412,23 +412,43 @@ class Store:
         job.modified_at = now
         return job
 
+    def visible_count(self, job: Job, now: float, lag: float) -> int:
+        """How many of the job's members listings show: those older than ``lag`` seconds.
+
+        Members are in creation order, so this is a binary search over positions. With
+        ``lag`` > 0 a fresh submission is accepted but not listed yet (accept and defer).
+        """
+        seqs, files = job.seqs, self.files
+        if lag <= 0 or not seqs:
+            return len(seqs)
+        cutoff = now - lag
+        lo, hi = 0, len(seqs)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if files[seqs[mid]].created_at <= cutoff:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
     def list_job_files(
-        self, job: Job, status: int | None, start: int, limit: int, now: float
+        self, job: Job, status: int | None, start: int, limit: int, now: float, lag: float = 0.0
     ) -> tuple[list[dict[str, Any]], int | None]:
         """One page of a job's files from ordered position ``start``; returns (items, next position)."""
         with self.lock:
             job.refresh(now)
             term, seqs, files = job.term, job.seqs, self.files
+            visible = self.visible_count(job, now, lag)
             positions: Iterator[int]
             if status is None and job.n_deleted == 0:
-                end = min(start + limit, len(seqs))
+                end = max(start, min(start + limit, visible))
                 positions = iter(range(start, end))
-                nxt: int | None = end if end < len(seqs) else None
+                nxt: int | None = end if end < visible else None
             else:
-                found = _scan(term, status, start, limit)
+                found = _scan(term, status, start, limit, visible)
                 positions = iter(found)
-                last = found[-1] + 1 if found else len(seqs)
-                more = _scan(term, status, last, 1) if len(found) == limit else []
+                last = found[-1] + 1 if found else visible
+                more = _scan(term, status, last, 1, visible) if len(found) == limit else []
                 nxt = last if more else None
             prefix = self.prefix
             items = []
@@ -448,19 +468,19 @@ class Store:
 _STATUS_NAME = {PENDING: "pending", COMPLETED: "completed", ERRORED: "error"}
 
 
-def _scan(term: bytearray, status: int | None, start: int, limit: int) -> list[int]:
-    """Positions from ``start`` whose terminal code matches ``status`` (None: any but deleted)."""
+def _scan(term: bytearray, status: int | None, start: int, limit: int, stop: int) -> list[int]:
+    """Positions in ``[start, stop)`` whose terminal code matches ``status`` (None: any but deleted)."""
     out: list[int] = []
     if status is None:
-        pos, n = start, len(term)
-        while pos < n and len(out) < limit:
+        pos = start
+        while pos < stop and len(out) < limit:
             if term[pos] != DELETED:
                 out.append(pos)
             pos += 1
         return out
     needle = _CODE_BYTES[status]
-    pos = term.find(needle, start)
+    pos = term.find(needle, start, stop)
     while pos != -1 and len(out) < limit:
         out.append(pos)
-        pos = term.find(needle, pos + 1)
+        pos = term.find(needle, pos + 1, stop)
     return out

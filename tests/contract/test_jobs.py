@@ -283,3 +283,22 @@ def test_deleted_member_leaves_the_job_and_frees_its_pair(
     new_id = client.get("/files/v1/jobs/del/files/doc-00001").json()["file_id"]
     assert new_id != victim
     assert wait_until(lambda: client.get(f"/files/v1/{new_id}").json()["status"] == "completed")
+
+
+def test_fresh_members_may_not_be_listed_yet(client: httpx.Client, mathpix_emulator, doc_server) -> None:
+    """Accept and defer: with a listing lag, a just-accepted job lists fewer files than it counts."""
+    mathpix_emulator.configure(listing_lag=2.0)
+    client.post("/files/v1/jobs", json={"job_id": "lag", "files": items(doc_server, 3)})
+    assert list_all(client, "lag") == []
+    assert_error(client.get("/files/v1/jobs/lag/files/doc-00000"), 404, "not_found")
+    assert wait_until(lambda: len(list_all(client, "lag")) == 3)
+    client.post("/files/v1/jobs", json={"job_id": "lag", "files": items(doc_server, 2, start=3)})
+    assert client.get("/files/v1/jobs/lag").json()["file_count"] == 5
+    assert [f["custom_id"] for f in list_all(client, "lag", limit=2)] == [
+        "doc-00000",
+        "doc-00001",
+        "doc-00002",
+    ]
+    assert_error(client.get("/files/v1/jobs/lag/files/doc-00003"), 404, "not_found")
+    assert client.get("/files/v1/jobs/lag/files/doc-00002").status_code == 200
+    assert wait_until(lambda: len(list_all(client, "lag")) == 5)
