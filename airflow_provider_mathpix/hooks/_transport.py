@@ -69,7 +69,7 @@ def check_answer(req: ApiRequest, status: int, headers: httpx.Headers, body: byt
     ``http_<status>``), and a /v3 body carrying ``error`` is a failure even under HTTP 200.
     ``retry_after`` is attached for the retry policy.
     """
-    if status >= 400:
+    if not 200 <= status < 300:  # 3xx too: redirects are not followed (they would carry the key along)
         info = parse_error_body(status, body)
         error = api_error(req, status, info.code, info.message)
         error.retry_after = parse_retry_after(headers.get("retry-after"))

@@ -190,7 +190,7 @@ class MathpixHook(BaseHook):
                 files=files,
                 headers=request_headers(req, settings),
             ) as resp:
-                if sink is not None and resp.status_code < 400:
+                if sink is not None and resp.is_success:
                     sink.begin()
                     for chunk in resp.iter_bytes():
                         sink.write(chunk)
@@ -239,7 +239,7 @@ class MathpixHook(BaseHook):
                 files=files,
                 headers=request_headers(req, settings),
             ) as resp:
-                if sink is not None and resp.status_code < 400:
+                if sink is not None and resp.is_success:
                     sink.begin()
                     async for chunk in resp.aiter_bytes():
                         sink.write(chunk)

@@ -98,3 +98,29 @@ def test_retry_after_forms() -> None:
     assert models.parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0.0
     for junk in (None, "", "soon", "nan", "inf"):
         assert models.parse_retry_after(junk, now) is None
+
+
+def test_redirects_and_v3_errors_are_failures() -> None:
+    import httpx
+
+    from airflow_provider_mathpix.exceptions import MathpixAPIError
+    from airflow_provider_mathpix.hooks._transport import check_answer
+
+    req = models.ApiRequest("GET", "/files/v1/jobs")
+    with pytest.raises(MathpixAPIError) as info:
+        check_answer(req, 302, httpx.Headers({"location": "https://elsewhere.example"}), b"", raw=False)
+    assert (info.value.code, info.value.http_status) == ("http_302", 302)
+    with pytest.raises(MathpixAPIError) as limited:
+        check_answer(req, 429, httpx.Headers({"retry-after": "7"}), b'{"error": "rate_limited"}', raw=False)
+    assert limited.value.retry_after == 7.0 and limited.value.code == "rate_limited"
+    v3 = models.ApiRequest("POST", "/v3/batch", v3=True)
+    body = b'{"error": "Invalid JSON", "error_info": {"id": "json_syntax", "message": "Invalid JSON"}}'
+    with pytest.raises(MathpixAPIError) as bad:
+        check_answer(v3, 200, httpx.Headers(), body, raw=False)
+    assert (bad.value.code, bad.value.http_status) == ("json_syntax", 200)
+    assert check_answer(req, 200, httpx.Headers(), b'{"error": null, "jobs": []}', raw=False) == {
+        "error": None,
+        "jobs": [],
+    }
+    with pytest.raises(MathpixAPIError, match="not JSON"):
+        check_answer(req, 200, httpx.Headers(), b"<html>", raw=False)
