@@ -327,21 +327,30 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         return iter(head)
 
     def _check_data_sources(self, hook: MathpixHook, outputs: JobOutputs) -> None:
-        """Fail before submitting when a bucket involved is not a registered data source."""
-        uris = [self.destination_prefix] if self.destination_prefix else []
+        """Fail before submitting when a bucket involved is not a registered data source.
+
+        One ``GET /files/v1/data-sources`` covers the source prefix (or every bucket of
+        an explicit list) and the destinations; public ``https://`` sources need none.
+        """
+        buckets: dict[tuple[str, str], str] = {}  # (kind, bucket) -> a URI naming it
+
+        def add(uri: str) -> None:
+            loc = storage.parse_location(uri, "uri")
+            buckets.setdefault((loc.kind, loc.bucket), uri)
+
         if self.source_prefix is not None:
-            uris.append(storage.location_of(self.source_prefix)[0].mathpix_uri(""))  # type: ignore[arg-type]
-        else:
-            uris.extend(outputs.sources)
-        uris.extend(dest for dest, _ in outputs.overrides.values() if dest)
-        needed: dict[tuple[str, str], str] = {}
-        for uri in uris:
+            loc, _ = storage.location_of(self.source_prefix)  # type: ignore[arg-type]
+            scheme = "abfs" if loc.kind == "azure" else loc.kind
+            buckets.setdefault((loc.kind, loc.bucket), f"{scheme}://{loc.bucket}/{loc.key}")
+        for uri in [*outputs.sources, *(dest for dest, _ in outputs.overrides.values() if dest)]:
             if classify_uri(uri, "source_uri", require_key=False) != "https":
-                needed.setdefault(storage._bucket_of(uri), uri)
-        if not needed:
+                add(uri)
+        if self.destination_prefix:
+            add(self.destination_prefix)
+        if not buckets:
             return
         sources = hook.list_data_sources()
-        for uri in needed.values():
+        for uri in buckets.values():
             storage.check_data_source(hook, uri, data_sources=sources)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
