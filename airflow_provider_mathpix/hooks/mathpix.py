@@ -482,11 +482,15 @@ class MathpixHook(BaseHook):
         models.job_files_request(job_id, status, page_size)  # fail on bad input now, not on first next()
         return self._pages(lambda token: models.job_files_request(job_id, status, page_size, token), "files")
 
-    def aiter_job_files(
+    async def aiter_job_files(
         self, job_id: str, status: str | None = None, page_size: int | None = None
     ) -> AsyncIterator[dict[str, Any]]:
+        """Async generator twin of :meth:`iter_job_files` (bad arguments raise on first iteration)."""
         models.job_files_request(job_id, status, page_size)
-        return self._apages(lambda token: models.job_files_request(job_id, status, page_size, token), "files")
+        async for record in self._apages(
+            lambda token: models.job_files_request(job_id, status, page_size, token), "files"
+        ):
+            yield record
 
     def get_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
         """GET /files/v1/jobs/{job_id}/files/{custom_id}: that file's status record."""
@@ -520,11 +524,15 @@ class MathpixHook(BaseHook):
         models.jobs_request(start, end, page_size)
         return self._pages(lambda token: models.jobs_request(start, end, page_size, token), "jobs")
 
-    def aiter_jobs(
+    async def aiter_jobs(
         self, start: Any = None, end: Any = None, page_size: int | None = None
     ) -> AsyncIterator[dict[str, Any]]:
+        """Async generator twin of :meth:`iter_jobs`."""
         models.jobs_request(start, end, page_size)
-        return self._apages(lambda token: models.jobs_request(start, end, page_size, token), "jobs")
+        async for record in self._apages(
+            lambda token: models.jobs_request(start, end, page_size, token), "jobs"
+        ):
+            yield record
 
     # ------------------------------------------------------------------ data sources, identities, webhooks
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -96,8 +98,6 @@ def test_pagination_over_thousands(hook: MathpixHook, emulator: Any) -> None:
         async with hook:
             return [f["custom_id"] async for f in hook.aiter_job_files(job_id, page_size=700)]
 
-    import asyncio
-
     aseen = asyncio.run(collect())
     assert len(aseen) == 5_000 and set(aseen) == expected
 
@@ -131,7 +131,8 @@ def test_bad_listing_arguments_send_nothing(hook: MathpixHook, emulator: Any) ->
     for call in (
         lambda: hook.iter_job_files("j", status="finished"),
         lambda: hook.iter_job_files("j", page_size=0),
-        lambda: hook.aiter_job_files("j/x"),
+        lambda: asyncio.run(anext(hook.aiter_job_files("j/x"))),
+        lambda: asyncio.run(anext(hook.aiter_jobs(end="2026-13-01"))),
         lambda: hook.iter_jobs(start="yesterday"),
         lambda: hook.get_job_file("j", "no/slash"),
     ):
@@ -162,3 +163,8 @@ def test_a_large_streamed_job_uses_the_default_chunking(hook: MathpixHook, emula
     assert (stats["jobs_created"], stats["files_created"]) == (1, n)
     seen = {f["custom_id"] for f in hook.iter_job_files(result["job_id"], page_size=10_000)}
     assert len(seen) == n and seen == {f"big-{i}" for i in range(n)}
+
+
+def test_async_listings_are_async_generators() -> None:
+    assert inspect.isasyncgenfunction(MathpixHook.aiter_job_files)
+    assert inspect.isasyncgenfunction(MathpixHook.aiter_jobs)
