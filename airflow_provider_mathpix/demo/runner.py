@@ -68,9 +68,10 @@ def load_flagship_dag() -> Any:
     return module.dag
 
 
-def register_dag(dag: Any) -> None:
-    """Initialise the metadata DB and register the DAG, as ``airflow db migrate`` and the
-    dag-processor would in a deployment (``dag.test()`` runs a DAG the DB knows)."""
+def register_dags(*dags: Any) -> None:
+    """Initialise the metadata DB and register the DAGs, as ``airflow db migrate`` and the
+    dag-processor would in a deployment (``dag.test()`` runs a DAG the DB knows, and asset
+    events queue runs only for consumer DAGs the DB knows)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils import db
@@ -78,7 +79,8 @@ def register_dag(dag: Any) -> None:
     db.initdb()
     DagBundlesManager().sync_bundles_to_db()
     bag = DagBag(dag_folder=os.devnull)
-    bag.bag_dag(dag)
+    for dag in dags:
+        bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
 
 
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     with services as setup, patched_environ(setup.env):
         dag = load_flagship_dag()
-        register_dag(dag)
+        register_dags(dag)
         setup_done = time.monotonic()
         dag_run = dag.test()
         finished = time.monotonic()

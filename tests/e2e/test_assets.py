@@ -14,7 +14,6 @@ the consumer.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_mathpix.demo.environment import FlagshipSetup, emulated_services
+from airflow_provider_mathpix.demo.runner import register_dags
 
 REPO = Path(__file__).resolve().parents[2]
 PRODUCER = "example_mathpix_assets_producer"
@@ -47,19 +47,6 @@ def _load_module() -> Any:
     return module
 
 
-def _register(*dags: Any) -> None:
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-    from airflow.utils import db
-
-    db.initdb()
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
-    for dag in dags:
-        bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
-
-
 def test_download_asset_event_queues_the_consumer_dag(services: FlagshipSetup) -> None:
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.dag import DagModel
@@ -69,7 +56,7 @@ def test_download_asset_event_queues_the_consumer_dag(services: FlagshipSetup) -
     module = _load_module()
     asset_uri = module.LIBRARY_MARKDOWN.uri
     assert asset_uri == "s3://mathpix-assets-test/library/markdown"
-    _register(module.producer, module.consumer)
+    register_dags(module.producer, module.consumer)
 
     run = module.producer.test()
     assert str(getattr(run.state, "value", run.state)) == "success"
