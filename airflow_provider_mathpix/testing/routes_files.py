@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -54,10 +55,16 @@ async def submit_job(request: Request) -> Response:
     """Parsing and creating 200,000 records takes a second or two: done on a thread, so the
     event loop keeps answering other clients' polls meanwhile."""
     rt = authorize(request)
-    raw = await request.body()
+    chunks = [chunk async for chunk in request.stream()]  # not request.body(): it would keep a copy
+    holder = [b"".join(chunks)]
+    del chunks
     key = request.headers.get("idempotency-key")
-    result = await asyncio.to_thread(lambda: submissions.submit_job(rt, parse_json(raw), key))
-    return json_response(result)
+
+    def work() -> dict[str, Any]:
+        body = parse_json(holder.pop())  # the raw bytes are freed before the records are built
+        return submissions.submit_job(rt, body, key)
+
+    return json_response(await asyncio.to_thread(work))
 
 
 @router.get("/files/v1/jobs")
