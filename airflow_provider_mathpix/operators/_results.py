@@ -118,7 +118,12 @@ def raise_for_wait_failure(event: Mapping[str, Any]) -> None:
     if status == "success":
         return
     if status == "timeout":
-        what = f"job {event['job_id']}" if event.get("job_id") else f"file {event.get('file_id')}"
+        if event.get("job_id"):
+            what = f"job {event['job_id']}"
+        elif event.get("batch_id") is not None:
+            what = f"image batch {event['batch_id']}"
+        else:
+            what = f"file {event.get('file_id')}"
         raise MathpixWaitTimeout(
             f"Timed out waiting for Mathpix {what}: {event.get('message')}",
             job_id=event.get("job_id"),

@@ -9,6 +9,7 @@ are Jinja templates cannot be judged until rendered; those are checked in
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk.definitions._internal.mixins import ResolveMixin
@@ -23,6 +24,17 @@ def is_template(value: Any, at_parse_time: bool) -> bool:
     if isinstance(value, str):
         return "{{" in value or "{%" in value
     # XComArg (and other resolvables) are resolved by Airflow before execute().
+    return isinstance(value, ResolveMixin)
+
+
+def has_template(value: Any) -> bool:
+    """Whether ``value`` (or anything nested in it) is a Jinja string or an XComArg."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(has_template(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_template(v) for v in value)
     return isinstance(value, ResolveMixin)
 
 

@@ -37,6 +37,7 @@ from airflow_provider_mathpix.operators._results import (
 )
 from airflow_provider_mathpix.operators._validation import (
     FastTemplatingMixin,
+    has_template,
     is_template,
     validate_wait_settings,
 )
@@ -181,14 +182,14 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                 raise MathpixValidationError(
                     f"files must be a list of source URIs or item dicts, got {type(self.files).__name__}"
                 )
-            if at_parse_time and not _has_template(self.files):
+            if at_parse_time and not has_template(self.files):
                 self._build_file_items()  # full check now: empty list, duplicates, bad URIs
         if has_prefix and not is_template(self.source_prefix, at_parse_time):
             storage.location_of(self.source_prefix)  # type: ignore[arg-type]
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
             validate_id(self.job_id, "job_id")
         options = self._job_options()
-        if at_parse_time and _has_template(options):
+        if at_parse_time and has_template(options):
             return options
         return validate_options(options, "", allow_item_keys=False)
 
@@ -395,16 +396,6 @@ _EXPLICIT_OPTIONS = frozenset(
         "files",
     }
 )
-
-
-def _has_template(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, Mapping):
-        return any(_has_template(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_template(v) for v in value)
-    return is_template(value, True)
 
 
 def _empty_xcom(job_id: str) -> dict[str, Any]:

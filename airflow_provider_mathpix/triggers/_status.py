@@ -196,3 +196,17 @@ def error_event_payload(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, MathpixAPIError):
         return {"status": "error", "code": exc.code, "http_status": exc.http_status, "message": exc.message}
     return {"status": "error", "code": type(exc).__name__, "http_status": None, "message": str(exc)}
+
+
+def batch_event_payload(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``/v3/batch``: done once every key has a result (results fill in progressively).
+
+    The payload carries counts only; the results themselves can be large and are read
+    again by the operator, never stored in the trigger event.
+    """
+    keys = list(record.get("keys") or ())
+    results = record.get("results") or {}
+    if not keys or any(key not in results for key in keys):
+        return None
+    errored = sum(1 for key in keys if isinstance(results[key], Mapping) and results[key].get("error"))
+    return {"status": "success", "key_count": len(keys), "keys_errored": errored}

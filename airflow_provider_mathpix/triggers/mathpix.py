@@ -27,6 +27,7 @@ from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.triggers._status import (
     EtaEstimator,
     JobProgress,
+    batch_event_payload,
     error_event_payload,
     file_event_payload,
     is_transient,
@@ -175,3 +176,35 @@ class MathpixFileTrigger(_PollingTrigger):
             self.log.info("Mathpix file %s: %s pages done", self.file_id, status)
             self._last_status = status
         return file_event_payload(record, self.formats)
+
+
+class MathpixImageBatchTrigger(_PollingTrigger):
+    """Wait until every image of a ``/v3/batch`` has its result.
+
+    :param batch_id: the batch to watch (a number; kept as given).
+    """
+
+    def __init__(self, batch_id: int | str, conn_id: str, poll_interval: float, end_time: float) -> None:
+        super().__init__(conn_id=conn_id, poll_interval=poll_interval, end_time=end_time)
+        self.batch_id = batch_id
+        self._last_ready = -1
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"batch_id": self.batch_id, **self._base_kwargs()},
+        )
+
+    def _ids(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id}
+
+    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
+        record = await hook.aget_image_batch(self.batch_id)
+        ready = len(record.get("results") or {})
+        if ready != self._last_ready:
+            total = len(record.get("keys") or ())
+            self.log.info(
+                "Mathpix image batch %s: %s/%s results ready", self.batch_id, f"{ready:,}", f"{total:,}"
+            )
+            self._last_ready = ready
+        return batch_event_payload(record)

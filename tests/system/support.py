@@ -52,6 +52,24 @@ def make_pdf(pages: int = 1, text: str = "Hello Mathpix") -> bytes:
     return buf.getvalue()
 
 
+def make_png(width: int = 8, height: int = 4) -> bytes:
+    """A real (tiny, grey) PNG for ``/v3/batch``: the emulator reads its header."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 class _PdfHandler(http.server.BaseHTTPRequestHandler):
     """``/docs/<name>`` serves the named sample; ``/same/<anything>.pdf`` one shared PDF; else 404."""
 
@@ -70,7 +88,7 @@ class _PdfHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_response(200)
-        self.send_header("Content-Type", "application/pdf")
+        self.send_header("Content-Type", "image/png" if path.endswith(".png") else "application/pdf")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -87,6 +105,8 @@ class PdfServer:
             "one-page.pdf": make_pdf(1, "One page"),
             "two-pages.pdf": make_pdf(2, "Two pages"),
             "three-pages.pdf": make_pdf(3, "Three pages"),
+            "equation.png": make_png(),
+            "wide.png": make_png(32, 8),
         }
         handler = type("Handler", (_PdfHandler,), {"docs": docs})
         self.docs = docs
@@ -114,7 +134,7 @@ class PdfServer:
 
 def connection_uri_env(url: str, conn_id: str = "mathpix_default") -> dict[str, str]:
     """Environment that defines a Mathpix connection pointing at ``url`` (Airflow's env backend)."""
-    value = json.dumps({"conn_type": "mathpix", "host": url, "password": APP_KEY})
+    value = json.dumps({"conn_type": "mathpix", "host": url, "login": "test-app-id", "password": APP_KEY})
     return {f"AIRFLOW_CONN_{conn_id.upper()}": value}
 
 

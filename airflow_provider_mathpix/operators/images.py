@@ -1,0 +1,194 @@
+"""``MathpixImageBatchOperator``: OCR many images with ``/v3/batch`` and wait for every result.
+
+Same shape as the Files API operators: validate before any request, submit through
+the hook, push the ``batch_id`` to XCom before waiting, then wait in-process, defer to
+``MathpixImageBatchTrigger`` or return. XCom (``design.md``): ``{"batch_id", "keys",
+"results"}`` for up to 100 keys; beyond that the results are streamed as JSON Lines
+(``{"key", "result"}``) to ``results_path`` and XCom carries ``results_uri`` instead.
+
+Unlike the Files API, ``/v3/batch`` has no idempotency key: a retried task submits a
+new batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.configuration import conf
+
+from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
+from airflow_provider_mathpix.models import submit_image_batch_request
+from airflow_provider_mathpix.operators._errors import MathpixJobFilesErrored
+from airflow_provider_mathpix.operators._policy import (
+    ERRORS_SAMPLE_SIZE,
+    decide,
+    format_errors_sample,
+    validate_max_error_ratio,
+)
+from airflow_provider_mathpix.operators._results import raise_for_wait_failure
+from airflow_provider_mathpix.operators._validation import (
+    FastTemplatingMixin,
+    has_template,
+    validate_wait_settings,
+)
+from airflow_provider_mathpix.operators._waiting import check_once, wait_in_process
+from airflow_provider_mathpix.triggers._status import batch_event_payload
+from airflow_provider_mathpix.triggers.mathpix import MathpixImageBatchTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context, ObjectStoragePath
+
+#: Up to this many keys, results travel in XCom; beyond, in a JSON Lines file.
+MAX_INLINE_KEYS = 100
+DEFER_GRACE = 60.0
+
+
+class MathpixImageBatchOperator(FastTemplatingMixin, BaseOperator):
+    """OCR a batch of images (equations, handwriting, tables) with ``POST /v3/batch``.
+
+    :param urls: key -> image URL, or key -> ``{"url", "formats", "ocr_behavior", ...}``.
+    :param formats: e.g. ``["latex_simplified"]`` or ``["text", "data"]``.
+    :param options: other batch options (``ocr_behavior``, ``data_options``, ``metadata``,
+        ``alphabets_allowed``, ``confidence_threshold``, ``callback``).
+    :param max_error_ratio: fraction of images whose result is an error tolerated (default 0).
+    :param fail_on_file_errors: False turns every image error into a warning.
+    :param results_path: where results go when there are more than 100 keys (URI, local
+        path or ObjectStoragePath; default under AIRFLOW_HOME).
+    :param poll_interval: default: about one second per five images, as Mathpix advises.
+    """
+
+    template_fields: Sequence[str] = ("urls", "formats", "options", "results_path")
+    template_fields_renderers = {"urls": "json", "options": "json"}
+    ui_color = "#dcecf9"
+    ui_fgcolor = "#1b3a57"
+
+    def __init__(
+        self,
+        *,
+        urls: Mapping[str, Any] | Any,
+        formats: Sequence[str] | None = None,
+        options: Mapping[str, Any] | None = None,
+        max_error_ratio: float = 0.0,
+        fail_on_file_errors: bool = True,
+        results_path: str | ObjectStoragePath | None = None,
+        results_conn_id: str | None = None,
+        mathpix_conn_id: str = MathpixHook.default_conn_name,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float | None = None,
+        timeout: float = 60 * 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.urls = urls
+        self.formats = list(formats) if formats else None
+        self.options = dict(options) if options else {}
+        self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
+        self.fail_on_file_errors = fail_on_file_errors
+        self.results_path = results_path
+        self.results_conn_id = results_conn_id
+        self.mathpix_conn_id = mathpix_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self._poll_interval_given = poll_interval
+        self.poll_interval, self.timeout = validate_wait_settings(poll_interval or 1.0, timeout)
+        if "urls" in self.options or "formats" in self.options:
+            raise MathpixValidationError("options must not set urls/formats; pass them as arguments")
+        if not has_template(urls) and not has_template(self.options):
+            submit_image_batch_request(urls, **self._request_options())  # parse-time check
+
+    def _request_options(self) -> dict[str, Any]:
+        return {**self.options, **({"formats": self.formats} if self.formats else {})}
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        if not isinstance(self.urls, Mapping) or not self.urls:
+            raise MathpixValidationError("urls must be a non-empty mapping of key -> image URL")
+        submit_image_batch_request(self.urls, **self._request_options())  # before any request
+        hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
+        batch_id = hook.submit_image_batch(self.urls, **self._request_options())
+        context["ti"].xcom_push(key="batch_id", value=batch_id)
+        if not self.wait_for_completion:
+            return {"batch_id": batch_id, "keys": self._inline_keys(list(self.urls)), "results": None}
+        interval = self._poll_interval_given or max(1.0, len(self.urls) / 5)
+        ids = {"batch_id": batch_id}
+
+        def check() -> dict[str, Any] | None:
+            payload = batch_event_payload(hook.get_image_batch(batch_id))
+            return {**ids, **payload} if payload is not None else None
+
+        end_time = time.time() + self.timeout
+        if self.deferrable:
+            event = check_once(check, ids, self.log)
+            if event is None:
+                self.defer(
+                    trigger=MathpixImageBatchTrigger(
+                        batch_id=batch_id,
+                        conn_id=self.mathpix_conn_id,
+                        poll_interval=interval,
+                        end_time=end_time,
+                    ),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=self.timeout + DEFER_GRACE),
+                )
+        else:
+            event = wait_in_process(check, ids=ids, poll_interval=interval, end_time=end_time, log=self.log)
+        return self.execute_complete(context, event)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume: read the results, apply the error policy, build the XCom."""
+        raise_for_wait_failure(event)
+        batch_id = event["batch_id"]
+        record = MathpixHook(mathpix_conn_id=self.mathpix_conn_id).get_image_batch(batch_id)
+        keys = list(record.get("keys") or ())
+        results = record.get("results") or {}
+        errors = [
+            {"custom_id": key, "file_id": str(batch_id), "error": str(results[key].get("error"))[:300]}
+            for key in keys
+            if isinstance(results.get(key), Mapping) and results[key].get("error")
+        ]
+        xcom: dict[str, Any] = {"batch_id": batch_id, "keys": self._inline_keys(keys)}
+        if len(keys) <= MAX_INLINE_KEYS:
+            xcom["results"] = {key: results.get(key) for key in keys}
+        else:
+            path = resolve_manifest_path(
+                self.results_path, job_id=f"image-batch-{batch_id}", conn_id=self.results_conn_id
+            )
+            write_manifest(path, _result_lines(keys, results))
+            xcom["results_uri"] = manifest_uri(path)
+        decision = decide(
+            len(keys),
+            len(errors),
+            max_error_ratio=self.max_error_ratio,
+            fail_on_file_errors=self.fail_on_file_errors,
+        )
+        if decision.outcome == "ok":
+            return xcom
+        message = (
+            f"Mathpix image batch {batch_id}: {decision.reason.replace('files', 'images')}. Errored images:\n"
+            + format_errors_sample(errors[:ERRORS_SAMPLE_SIZE])
+        )
+        if decision.outcome == "warn":
+            self.log.warning("%s", message)
+            return xcom
+        raise MathpixJobFilesErrored(
+            message,
+            job_id=str(batch_id),
+            files_errored=len(errors),
+            file_count=len(keys),
+            errors_sample=errors[:ERRORS_SAMPLE_SIZE],
+        )
+
+    @staticmethod
+    def _inline_keys(keys: list[str]) -> list[str] | None:
+        return keys if len(keys) <= MAX_INLINE_KEYS else None
+
+
+def _result_lines(keys: list[str], results: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in keys:
+        yield {"key": key, "result": results.get(key)}
