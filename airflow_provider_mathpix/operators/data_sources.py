@@ -68,7 +68,8 @@ class MathpixCreateDataSourceOperator(BaseOperator):
         never rendered in the UI; the API never returns it.
 
     XCom: the registration (``data_source_id``, ``provider``, ``bucket``, ``name``, …) plus
-    ``"created": True|False``.
+    ``"created": True|False``; the id is also pushed under the key ``data_source_id``, so
+    ``create.output["data_source_id"]`` feeds the test/delete operators.
     """
 
     template_fields: Sequence[str] = ("bucket", "name", "region")
@@ -99,6 +100,11 @@ class MathpixCreateDataSourceOperator(BaseOperator):
         self.mathpix_conn_id = mathpix_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
+        result = self._create_or_find()
+        context["ti"].xcom_push(key="data_source_id", value=result.get("data_source_id"))
+        return result
+
+    def _create_or_find(self) -> dict[str, Any]:
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         try:
             created = hook.create_data_source(
