@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 
@@ -81,7 +82,7 @@ def test_image_batch_bad_input_at_parse_time():
     with pytest.raises(MathpixValidationError, match="urls must be a non-empty mapping"):
         MathpixImageBatchOperator(task_id="t", urls={})
     with pytest.raises(
-        MathpixValidationError, match="urls\\['a'\\] 'ftp://x/y.png' uses an unsupported scheme"
+        MathpixValidationError, match=re.escape("urls['a'] 'ftp://x/y.png' uses an unsupported scheme")
     ):
         MathpixImageBatchOperator(task_id="t", urls={"a": "ftp://x/y.png"})
     with pytest.raises(MathpixValidationError, match="ocr_behavior"):
