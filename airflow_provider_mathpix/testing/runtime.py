@@ -57,7 +57,18 @@ class Runtime:
                 f"not tunable at run time: {sorted(unknown)}; tunable: {list(EmulatorConfig.TUNABLE)}"
             )
         for key, value in changes.items():
+            current = getattr(self.config, key)
+            if isinstance(current, bool) != isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(
+                    f"{key} must be {'true or false' if isinstance(current, bool) else 'a number'}"
+                )
+            if value < 0 or (key.startswith("page_size") and (value < 1 or not isinstance(value, int))):
+                raise ValueError(
+                    f"{key} must be {'a positive integer' if key.startswith('page_size') else '>= 0'}"
+                )
+        for key, value in changes.items():
             setattr(self.config, key, value)
+        self.cache.timeout = self.config.fetch_timeout
 
     def close(self) -> None:
         self.fetcher.close()

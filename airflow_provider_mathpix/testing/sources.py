@@ -144,7 +144,7 @@ class SourceCache:
         if location.kind == "bucket":
             return self.buckets.read(uri)
         try:
-            resp = self._http.get(uri)
+            resp = self._http.get(uri, timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise ApiError("not_found", f"the source could not be fetched: {type(exc).__name__}") from None
         if resp.status_code in (404, 410):

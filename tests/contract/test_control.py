@@ -71,8 +71,15 @@ def test_reset_http_twin_and_config_twin(client: httpx.Client, mathpix_emulator,
     assert mathpix_emulator.stats()["files_created"] == 0
     resp = httpx.put(f"{mathpix_emulator.url}/_emulator/config", json={"format_lag": 1.5})
     assert resp.status_code == 200 and resp.json()["format_lag"] == 1.5
-    bad = httpx.put(f"{mathpix_emulator.url}/_emulator/config", json={"seed": 1})
-    assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
+    for bad_body in (
+        {"seed": 1},
+        {"time_per_file": -1},
+        {"time_per_file": "fast"},
+        {"page_size_max": 0},
+        [1],
+    ):
+        bad = httpx.put(f"{mathpix_emulator.url}/_emulator/config", json=bad_body)
+        assert bad.status_code == 400 and bad.json()["error"] == "bad_request", bad_body
 
 
 def test_plugin_imports_neither_airflow_nor_the_provider() -> None:
