@@ -1,8 +1,8 @@
 """Throughput of listing a 100,000-file job: MathpixHook (sync and async) beside mpxpy's files_iter.
 
-Usage::
+Usage (mpxpy comes from the ``bench`` dependency group: ``uv pip install --group bench``)::
 
-    .venv/bin/python benchmarks/list_job_files.py [--files 100000] [--page-size 1000] [--repeat 3]
+    .venv/bin/python benchmarks/list_job_files.py [--files 100000] [--page-size 1000] [--repeat 5]
 
 What it does, and why it is a fair comparison:
 
@@ -177,7 +177,11 @@ def main() -> int:
         results = measure(runs, expected, args.repeat)
         hook.close()
 
-    print(f"\nlisting {args.files:,} job files, page size {page}, best/median of {args.repeat} runs")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nlisting {args.files:,} job files, page size {page}, best/median of {args.repeat} runs "
+        f"({os.cpu_count()} CPUs, load average {load})"
+    )
     width = max(len(r["client"]) for r in results)
     for r in results:
         print(f"  {r['client']:<{width}}  {r['best']:>10,.0f} records/s  (median {r['median']:,.0f})")
