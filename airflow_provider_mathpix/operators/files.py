@@ -305,3 +305,16 @@ def _as_storage_path(source_path: SourcePath, conn_id: str | None) -> ObjectStor
             raise MathpixValidationError(f"source_path {text!r} is not a readable file")
         text = f"file://{text}"
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+#: ``design.md`` lists the download and delete operators in this module; they live in
+#: ``operators/outputs.py`` and are served from here too, imported only when asked for.
+_REEXPORTED = ("MathpixDownloadOutputsOperator", "MathpixDeleteFilesOperator")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REEXPORTED:
+        from airflow_provider_mathpix.operators import outputs
+
+        return getattr(outputs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

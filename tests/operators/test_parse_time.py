@@ -200,3 +200,12 @@ def test_xcom_of_a_job_stays_small_whatever_the_errors():
     }
     assert len(sample[0]["error"]) == MAX_ERROR_TEXT
     assert len(json.dumps(xcom).encode()) < 10_000
+
+
+def test_design_names_are_importable_from_files_module():
+    from airflow_provider_mathpix.operators import files, outputs
+
+    assert files.MathpixDownloadOutputsOperator is outputs.MathpixDownloadOutputsOperator
+    assert files.MathpixDeleteFilesOperator is outputs.MathpixDeleteFilesOperator
+    with pytest.raises(AttributeError):
+        files.NoSuchOperator  # noqa: B018
