@@ -140,8 +140,11 @@ class MathpixHook(BaseHook):
         self.close()
 
     async def __aenter__(self) -> MathpixHook:
-        if self._adepth == 0:
-            self._aclient = httpx.AsyncClient(**client_kwargs(await self._aget_settings()))
+        settings = await self._aget_settings()
+        # No await between the check and the assignment: concurrent tasks entering at
+        # once share one client instead of each building (and leaking) their own.
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(**client_kwargs(settings))
         self._adepth += 1
         return self
 

@@ -188,3 +188,26 @@ def test_stopping_a_listing_early_does_not_keep_the_block_open(hook: MathpixHook
 
     assert asyncio.run(outside()) == 30
     assert hook._aclient is None
+
+
+def test_concurrent_async_calls_outside_a_block_share_and_close_one_client(
+    hook: MathpixHook, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    made: list[httpx.AsyncClient] = []
+
+    class RecordingAsyncClient(httpx.AsyncClient):  # a real client that remembers its instances
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            made.append(self)
+
+    monkeypatch.setattr("airflow_provider_mathpix.hooks.mathpix.httpx.AsyncClient", RecordingAsyncClient)
+
+    async def run() -> list[dict[str, Any]]:
+        return await asyncio.gather(*(hook.aget_webhook_config() for _ in range(8)))
+
+    results = asyncio.run(run())
+    assert len(results) == 8 and emulator.stats()["requests"] == 8
+    assert len(made) == 1 and made[0].is_closed
+    assert hook._aclient is None and hook._adepth == 0
