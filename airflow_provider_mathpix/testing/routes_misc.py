@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -86,15 +85,7 @@ async def get_batch(request: Request, batch_id: str) -> Response:
 # -- /_emulator: control plane (not counted in stats.requests, no auth) ----------
 @router.get("/_emulator/stats")
 async def emulator_stats(request: Request) -> Response:
-    rt = runtime(request)
-    out: dict[str, Any] = rt.stats.snapshot()
-    out["sources_fetched"] = rt.cache.fetches
-    out["source_cache_hits"] = rt.cache.hits
-    out["fetch_queue"] = rt.fetcher.pending()
-    store = rt.store
-    out["files"] = len(store.files)
-    out["jobs"] = len(store.jobs)
-    return json_response(out)
+    return json_response(runtime(request).stats_snapshot())
 
 
 @router.get("/_emulator/faults")

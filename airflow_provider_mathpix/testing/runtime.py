@@ -49,6 +49,16 @@ class Runtime:
         self.store = Store()
         self.stats.reset()
 
+    def stats_snapshot(self) -> dict[str, Any]:
+        """Counters plus a few gauges (served by ``GET /_emulator/stats`` and ``MathpixEmulator.stats()``)."""
+        out = self.stats.snapshot()
+        out["sources_fetched"] = self.cache.fetches
+        out["source_cache_hits"] = self.cache.hits
+        out["fetch_queue"] = self.fetcher.pending()
+        out["files"] = len(self.store.files)
+        out["jobs"] = len(self.store.jobs)
+        return out
+
     def configure(self, **changes: Any) -> None:
         """Change tunable settings at run time (see ``EmulatorConfig.TUNABLE``)."""
         unknown = set(changes) - set(EmulatorConfig.TUNABLE)

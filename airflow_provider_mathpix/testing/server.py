@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -136,9 +134,7 @@ class MathpixEmulator:
 
     def stats(self) -> dict[str, Any]:
         """Counters: ``requests``, ``files_created``, ``duplicates_absorbed``, ``jobs_created``, …"""
-        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=10) as resp:
-            out: dict[str, Any] = json.loads(resp.read())
-        return out
+        return self._rt().stats_snapshot()
 
     def set_faults(self, faults: list[dict[str, Any]]) -> None:
         """Replace the fault rules (counts and seeded coins start afresh)."""
