@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +64,7 @@ class MathpixHook(BaseHook):
         self.mathpix_conn_id = mathpix_conn_id
         self._settings: ClientSettings | None = None
         self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
         self._aclient: httpx.AsyncClient | None = None
         self._adepth = 0
         self._ahead: set[asyncio.Task[Any]] = set()  # pages fetched ahead by aiter_* (see _apages)
@@ -125,7 +127,10 @@ class MathpixHook(BaseHook):
     def get_conn(self) -> httpx.Client:
         """The hook's ``httpx.Client`` (created on first use, reused until :meth:`close`)."""
         if self._client is None:
-            self._client = httpx.Client(**client_kwargs(self._get_settings()))
+            settings = self._get_settings()
+            with self._client_lock:  # threads sharing a hook share one client
+                if self._client is None:
+                    self._client = httpx.Client(**client_kwargs(settings))
         return self._client
 
     def close(self) -> None:

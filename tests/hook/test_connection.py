@@ -211,3 +211,12 @@ def test_concurrent_async_calls_outside_a_block_share_and_close_one_client(
     assert len(results) == 8 and emulator.stats()["requests"] == 8
     assert len(made) == 1 and made[0].is_closed
     assert hook._aclient is None and hook._adepth == 0
+
+
+def test_threads_sharing_a_hook_share_one_client(hook: MathpixHook, emulator: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        clients = list(pool.map(lambda _: (hook.get_webhook_config(), hook.get_conn())[1], range(16)))
+    assert len({id(c) for c in clients}) == 1
+    assert emulator.stats()["requests"] == 16
