@@ -304,6 +304,12 @@ class AirflowDeployment:
         errors = self.api.get("/importErrors").text
         raise TimeoutError(f"DAG {dag_id} not parsed after {timeout}s; import errors: {errors}")
 
+    def providers(self) -> dict[str, str]:
+        """``{package_name: version}`` of the providers the api-server's ProvidersManager found."""
+        response = self.api.get("/providers", params={"limit": 1000})
+        response.raise_for_status()
+        return {p["package_name"]: p["version"] for p in response.json()["providers"]}
+
     def unpause(self, dag_id: str) -> None:
         self.api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
 

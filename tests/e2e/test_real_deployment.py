@@ -71,6 +71,7 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
         try:
             deployment.start()
             deployment.wait_until_healthy()
+            assert "airflow-provider-mathpix" in deployment.providers()  # found via its entry point
             deployment.wait_for_dag(DAG_ID)
             deployment.wait_for_dag(CONSUMER_DAG_ID)
             deployment.unpause(CONSUMER_DAG_ID)  # a paused DAG gets no asset-triggered runs
