@@ -322,8 +322,9 @@ class MathpixHook(BaseHook):
     def submit_file(self, source_uri: str, *, idempotency_key: str | None = None, **options: Any) -> str:
         """POST /files/v1/uri; returns the ``file_id``.
 
-        Without ``job_id`` or ``idempotency_key`` a random Idempotency-Key is sent, so this
-        call's own retries (after a dropped connection) never create a second file.
+        Without ``idempotency_key`` (or a ``job_id``/``custom_id`` pair) a random
+        Idempotency-Key is sent, so this call's own retries (after a dropped connection)
+        never create a second file.
         """
         req = models.submit_file_request(
             source_uri,
@@ -689,8 +690,12 @@ class MathpixHook(BaseHook):
 
 
 def _idem(idempotency_key: str | None, options: Mapping[str, Any]) -> str | None:
-    """The caller's key, else a fresh one for standalone submissions (the pair wins in a job)."""
-    if idempotency_key is not None or options.get("job_id") is not None:
+    """The caller's key; else a fresh one per call unless a ``(job_id, custom_id)`` pair already dedups.
+
+    A fresh key makes this call's own retries safe (a POST re-sent after a dropped
+    connection returns the first file instead of creating and billing a second one).
+    """
+    if idempotency_key is not None or options.get("custom_id") is not None:
         return idempotency_key
     return models.new_idempotency_key()
 
