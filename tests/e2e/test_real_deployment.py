@@ -61,6 +61,7 @@ class DeferralWatch:
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(900, method="signal")  # signal: the finally block still stops every process
 def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: Path) -> None:
     home = tmp_path / "airflow-home"
     dags = tmp_path / "dags"
