@@ -24,12 +24,8 @@ from airflow_provider_mathpix.hooks._connection import ClientSettings, settings_
 from airflow_provider_mathpix.hooks._io import DownloadSink, PathOrFile, UploadSource
 from airflow_provider_mathpix.hooks._jobs import JobPlan
 from airflow_provider_mathpix.hooks._retry import aretrying, retrying
-from airflow_provider_mathpix.hooks._transport import (
-    check_answer,
-    client_kwargs,
-    request_headers,
-    transport_error,
-)
+from airflow_provider_mathpix.hooks._send import asend, send
+from airflow_provider_mathpix.hooks._transport import client_kwargs
 from airflow_provider_mathpix.models import ApiRequest
 
 __all__ = ["MathpixHook", "PathOrFile"]
@@ -175,40 +171,7 @@ class MathpixHook(BaseHook):
         raw: bool = False,
     ) -> Any:
         settings = self._get_settings()
-        return retrying(settings, self.log)(self._attempt, self.get_conn(), settings, req, upload, sink, raw)
-
-    def _attempt(
-        self,
-        client: httpx.Client,
-        settings: ClientSettings,
-        req: ApiRequest,
-        upload: UploadSource | None,
-        sink: DownloadSink | None,
-        raw: bool,
-    ) -> Any:
-        handle = upload.open() if upload else None
-        files: Any = {"file": (upload.filename, handle, "application/octet-stream")} if upload else None
-        try:
-            with client.stream(
-                req.method,
-                req.path,
-                params=req.params,
-                json=req.json,
-                data=req.form,
-                files=files,
-                headers=request_headers(req, settings),
-            ) as resp:
-                if sink is not None and resp.is_success:
-                    sink.begin()
-                    for chunk in resp.iter_bytes():
-                        sink.write(chunk)
-                    return sink.commit()
-                return check_answer(req, resp.status_code, resp.headers, resp.read(), raw=raw)
-        except httpx.TransportError as exc:
-            raise transport_error(req, exc) from exc
-        finally:
-            if upload and handle is not None:
-                upload.close(handle)
+        return retrying(settings, self.log)(send, self.get_conn(), settings, req, upload, sink, raw)
 
     async def _acall(
         self,
@@ -222,42 +185,7 @@ class MathpixHook(BaseHook):
             async with self:
                 return await self._acall(req, upload=upload, sink=sink, raw=raw)
         settings = await self._aget_settings()
-        return await aretrying(settings, self.log)(
-            self._aattempt, self._aclient, settings, req, upload, sink, raw
-        )
-
-    async def _aattempt(
-        self,
-        client: httpx.AsyncClient,
-        settings: ClientSettings,
-        req: ApiRequest,
-        upload: UploadSource | None,
-        sink: DownloadSink | None,
-        raw: bool,
-    ) -> Any:
-        handle = upload.open() if upload else None
-        files: Any = {"file": (upload.filename, handle, "application/octet-stream")} if upload else None
-        try:
-            async with client.stream(
-                req.method,
-                req.path,
-                params=req.params,
-                json=req.json,
-                data=req.form,
-                files=files,
-                headers=request_headers(req, settings),
-            ) as resp:
-                if sink is not None and resp.is_success:
-                    sink.begin()
-                    async for chunk in resp.aiter_bytes():
-                        sink.write(chunk)
-                    return sink.commit()
-                return check_answer(req, resp.status_code, resp.headers, await resp.aread(), raw=raw)
-        except httpx.TransportError as exc:
-            raise transport_error(req, exc) from exc
-        finally:
-            if upload and handle is not None:
-                upload.close(handle)
+        return await aretrying(settings, self.log)(asend, self._aclient, settings, req, upload, sink, raw)
 
     def _pages(self, build: PageBuilder, key: str) -> Iterator[dict[str, Any]]:
         token: str | None = None
