@@ -22,6 +22,7 @@ from typing import Any
 from airflow_provider_mathpix.demo.environment import FlagshipSetup, emulated_services, real_services
 
 FLAGSHIP_DAG_ID = "example_mathpix_flagship"
+SHOWN_ROWS = 10
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLAGSHIP_FILE = REPO_ROOT / "example_dags" / "example_mathpix_flagship.py"
 
@@ -142,8 +143,10 @@ def print_summary(setup: FlagshipSetup, summary: Summary, timings: dict[str, flo
     outputs = f" ({len(summary.outputs)} Markdown files)" if summary.outputs else ""
     print(f"  outputs     : {setup.processed_uri}{outputs}")
     print(f"  table       : documents in {setup.warehouse} (SQLite)")
-    for row in summary.rows:
+    for row in summary.rows[:SHOWN_ROWS]:
         print(f"      {row.id:<48.48} {row.pages:>3} pages  {row.title[:40]}")
+    if len(summary.rows) > SHOWN_ROWS:
+        print(f"      ... and {len(summary.rows) - SHOWN_ROWS} more rows")
     print(
         f"  wall time   : {timings['total']:.1f} s total (setup {timings['setup']:.1f} s, "
         f"pipeline {timings['pipeline']:.1f} s)"
