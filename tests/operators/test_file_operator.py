@@ -104,3 +104,26 @@ def test_bad_rendered_input_fails_before_any_request(airflow_db, emulator):
 
     assert task_states(dag_run) == {"bad_uri": "failed", "bad_format": "failed"}
     assert emulator.stats()["requests"] == 0
+
+
+def test_mapped_instances_get_their_own_ids_and_keep_them_on_retry(airflow_db, emulator, pdf_server):
+    """map_index is part of every derived id; a retried mapped instance re-uses its own."""
+    sources = [
+        pdf_server.doc("one-page.pdf"),
+        pdf_server.doc("two-pages.pdf"),
+        pdf_server.doc("three-pages.pdf"),
+    ]
+    emulator.set_faults([{"method": "GET", "path": "/files/v1/*", "kind": "quota_exceeded", "count": 1}])
+    with _dag("mathpix_mapped_files") as dag:
+        MathpixSubmitFileOperator.partial(
+            task_id="convert", poll_interval=0.1, retries=1, retry_delay=timedelta(seconds=0)
+        ).expand(source_uri=sources)
+
+    dag_run = run_dag(dag)
+
+    assert task_states(dag_run) == {"convert[0]": "success", "convert[1]": "success", "convert[2]": "success"}
+    results = [xcom(dag_run, "convert", map_index=i) for i in range(3)]
+    assert [r["num_pages"] for r in results] == [1, 2, 3]
+    assert len({r["file_id"] for r in results}) == 3
+    stats = emulator.stats()
+    assert (stats["files_created"], stats["duplicates_absorbed"], stats["faults_injected"]) == (3, 1, 1)
