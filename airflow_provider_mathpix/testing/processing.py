@@ -12,8 +12,10 @@ plain callables.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -202,10 +204,40 @@ class Fetcher:
             from .rules import select_pages
 
             pages = select_pages(doc.num_pages, rec.page_ranges)
+        crops: list[str] = []
+        if rec.sub.image_output_mode == "local":
+            # SCS layout: one crop per page in images/, referenced relatively from the Markdown
+            for n in range(1, (len(pages) if pages is not None else doc.num_pages) + 1):
+                crops.append(f"images/{base}_page{n}.png")
+                self.runtime.buckets.write(f"{prefix}{crops[-1]}", page_crop_png(), "image/png")
+                self.runtime.stats.incr("outputs_written")
         for ext in (*ALWAYS_FORMATS, *rec.sub.formats):
             data, ctype = render(doc, ext, pages)
+            if crops and ext in ("mmd", "md"):
+                data += "".join(f"\n\n![]({crop})" for crop in crops).encode()
             self.runtime.buckets.write(f"{prefix}{base}.{ext}", data, ctype)
             self.runtime.stats.incr("outputs_written")
+
+
+def page_crop_png(width: int = 4, height: int = 4) -> bytes:
+    """A small valid grey PNG standing in for a figure crop (the emulator does no layout analysis)."""
+    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def file_event_body(store: Store, rec: FileRecord, event: str, format_lag: float) -> dict[str, Any]:

@@ -114,3 +114,32 @@ def test_registered_but_missing_bucket_is_access_denied(
         "file_id"
     ]
     assert wait_file(client, fid)["error"] == "data_source_access_denied"
+
+
+def test_local_image_mode_writes_crops_beside_the_outputs(
+    setup: tuple[StorageServer, httpx.Client, str, str],
+) -> None:
+    server, client, src, out = setup
+    client.post(
+        "/files/v1/jobs",
+        json={
+            "job_id": "scs",
+            "image_output_mode": "local",
+            "conversion_formats": {"md": True},
+            "files": [
+                {
+                    "source_uri": server.uri(src, "papers/a.pdf"),
+                    "custom_id": "a",
+                    "destination_uri": server.uri(out, "processed/a/"),
+                    "destination_basename": "a",
+                }
+            ],
+        },
+    )
+    wait_job(client, "scs")
+    keys = set(list_keys(server, out, "processed/a/"))
+    assert "processed/a/images/a_page1.png" in keys and "processed/a/a.md" in keys
+    from airflow_provider_mathpix.testing.buckets import BucketStore
+
+    mmd = BucketStore(server.bucket_store_config).read(server.uri(out, "processed/a/a.mmd")).decode()
+    assert "Bucket paper A" in mmd and "![](images/a_page1.png)" in mmd
