@@ -247,3 +247,26 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int =
 def xcom_json_size(dag_run: Any, task_id: str, key: str = "return_value") -> int:
     """Bytes of the XCom value as stored (JSON), to check the 10 KB contract."""
     return len(json.dumps(xcom(dag_run, task_id, key)).encode())
+
+
+def stored_run_text(dag_run: Any) -> str:
+    """Every XCom value and rendered template field the run stored, as one JSON text.
+
+    Used to prove the app_key never reaches the metadata DB.
+    """
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        xcoms = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id)).all()
+        rendered = session.scalars(
+            select(RenderedTaskInstanceFields).where(
+                RenderedTaskInstanceFields.dag_id == dag_run.dag_id,
+                RenderedTaskInstanceFields.run_id == dag_run.run_id,
+            )
+        ).all()
+        values = [XComModel.deserialize_value(x) for x in xcoms] + [r.rendered_fields for r in rendered]
+    assert xcoms and rendered, "expected the run to have stored XComs and rendered fields"
+    return json.dumps(values, default=str)

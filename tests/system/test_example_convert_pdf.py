@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.system.support import load_example_dag, run_dag, task_states, xcom
+from tests.system.support import APP_KEY, load_example_dag, run_dag, stored_run_text, task_states, xcom
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "in-process"])
@@ -26,3 +26,6 @@ def test_convert_pdf_example(airflow_db, emulator, pdf_server, deferrable):
     assert xcom(dag_run, "convert_pdf", key="file_id") == result["file_id"]
     assert xcom(dag_run, "preview_markdown") > 0
     assert emulator.stats()["files_created"] == 1
+    stored = stored_run_text(dag_run)
+    assert result["file_id"] in stored  # the check can see what was stored...
+    assert APP_KEY not in stored  # ...and the key is not among it
