@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, ObjectStoragePath
 
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.ids import custom_id_from_uri
 from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
 from tests.system.support import APP_KEY, run_dag, task_states, xcom
 
@@ -28,15 +30,29 @@ def test_upload_local_path_and_object_storage_path(airflow_db, emulator, pdf_ser
             poll_interval=0.1,
         )
 
+        MathpixSubmitFileOperator(
+            task_id="filed_under_a_job",
+            source_uri=pdf_server.doc("one-page.pdf"),
+            job_id="my-job",
+            poll_interval=0.1,
+        )
+
     dag_run = run_dag(dag)
 
-    assert task_states(dag_run) == {"upload_path": "success", "upload_object_storage_path": "success"}
+    assert task_states(dag_run) == {
+        "upload_path": "success",
+        "upload_object_storage_path": "success",
+        "filed_under_a_job": "success",
+    }
+    in_job = xcom(dag_run, "filed_under_a_job")
+    custom_id = custom_id_from_uri(pdf_server.doc("one-page.pdf"))
+    assert MathpixHook().get_job_file("my-job", custom_id)["file_id"] == in_job["file_id"]
     for task_id in ("upload_path", "upload_object_storage_path"):
         result = xcom(dag_run, task_id)
         assert result["status"] == "completed"
         assert result["num_pages"] == 3
     assert set(xcom(dag_run, "upload_path")["outputs"]) == {"mmd", "md"}
-    assert emulator.stats()["files_created"] == 2
+    assert emulator.stats()["files_created"] == 3
 
 
 def test_retried_single_file_reuses_its_idempotency_key(airflow_db, emulator, pdf_server):
