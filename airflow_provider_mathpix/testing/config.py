@@ -13,7 +13,8 @@ class EmulatorConfig:
 
     ``time_per_file``/``time_per_page``: simulated processing after the source is fetched
     (``pending`` for ``time_per_file``, then ``split`` for ``time_per_page`` per page).
-    ``format_lag``: extra seconds before requested conversion formats are ready.
+    ``format_lag``: the unit of delay before requested conversion formats are ready (``md``/``html``
+    one unit after the file, ``docx`` and the zips two, ``tex.zip``/PDF/PPTX/XLSX three).
     ``time_per_image``: per-key delay of ``/v3/batch`` results.
     ``jitter``: spread of processing times, ±fraction per file (0: every file takes the same).
     ``listing_lag``: seconds a new job member stays out of listings and custom_id lookups.

@@ -164,7 +164,7 @@ class Fetcher:
         for rec, outcome in outcomes:
             if isinstance(outcome, Document):
                 if rec.sub.wants("file.completed"):
-                    rt.schedule_file_event(store, rec, "file.completed", rec.ready_at + cfg.format_lag)
+                    rt.schedule_file_event(store, rec, "file.completed", rec.formats_done_at(cfg.format_lag))
             elif outcome is not None and rec.sub.wants("file.error"):
                 rt.schedule_file_event(store, rec, "file.error", now)
         for job in jobs.values():

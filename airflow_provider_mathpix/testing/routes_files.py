@@ -14,7 +14,7 @@ from . import ids, submissions
 from .errors import ApiError, json_response
 from .http import authorize, json_body, parse_json
 from .outputs import render
-from .rules import ALWAYS_FORMATS, bad, check_listing_status, parse_date, parse_limit
+from .rules import ALWAYS_FORMATS, bad, check_listing_status, format_delay, parse_date, parse_limit
 from .runtime import Runtime
 from .state import Job, iso
 
@@ -177,7 +177,9 @@ async def get_file_or_output(request: Request, name: str) -> Response:
     status = rec.status(now)
     if status == "error":
         raise ApiError("not_found", f"file {file_id} failed ({rec.error_code}); it has no {ext} output")
-    ready = status == "completed" and (ext in ALWAYS_FORMATS or now >= rec.ready_at + rt.config.format_lag)
+    ready = status == "completed" and (
+        ext in ALWAYS_FORMATS or now >= rec.ready_at + format_delay(ext, rt.config.format_lag)
+    )
     if not ready:
         raise ApiError(
             "format_not_ready", f"{ext} is not ready yet (file status {status})", extra={"status": status}

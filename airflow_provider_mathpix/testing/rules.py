@@ -149,6 +149,15 @@ def requested_formats(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: how many ``format_lag`` units a conversion takes after the file completes (heavier formats later)
+FORMAT_WEIGHT = {"md": 1, "html": 1, "md.zip": 2, "mmd.zip": 2, "html.zip": 2, "docx": 2}
+
+
+def format_delay(fmt: str, format_lag: float) -> float:
+    """Seconds after the file completes before ``fmt`` is ready: 1-3 ``format_lag`` units by weight."""
+    return format_lag * FORMAT_WEIGHT.get(fmt, 3)
+
+
 def format_status_key(fmt: str) -> str:
     """The key of a format in a file's ``formats`` map (``tex.zip`` is keyed ``latex``)."""
     return "latex" if fmt == "tex.zip" else fmt

@@ -29,7 +29,7 @@ from typing import Any
 
 from . import ids
 from .documents import Document
-from .rules import Callback, Location, format_status_key, select_pages
+from .rules import Callback, Location, format_delay, format_status_key, select_pages
 
 PENDING, COMPLETED, ERRORED, DELETED = 0, 1, 2, 3
 _CODE_BYTES = {PENDING: b"\x00", COMPLETED: b"\x01", ERRORED: b"\x02"}
@@ -124,6 +124,10 @@ class FileRecord:
         self.error_code: str | None = None
         self.error_message: str | None = None
         self.deleted = False
+
+    def formats_done_at(self, format_lag: float) -> float:
+        """When the last requested format is ready (the file's ``ready_at`` when none was requested)."""
+        return self.ready_at + max((format_delay(f, format_lag) for f in self.sub.formats), default=0.0)
 
     def status(self, now: float) -> str:
         """``pending`` | ``split`` | ``completed`` | ``error``, derived from the clock."""
@@ -380,8 +384,12 @@ class Store:
         if status == "split":
             formats = {format_status_key(f): "pending" for f in rec.sub.formats}
         elif status == "completed":
-            state = "completed" if now >= rec.ready_at + format_lag else "processing"
-            formats = {format_status_key(f): state for f in rec.sub.formats}
+            formats = {
+                format_status_key(f): "completed"
+                if now >= rec.ready_at + format_delay(f, format_lag)
+                else "processing"
+                for f in rec.sub.formats
+            }
         elif status == "error":
             formats = {}
         return {

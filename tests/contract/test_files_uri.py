@@ -365,3 +365,29 @@ def test_office_and_ebook_inputs_are_recognised_from_their_bytes(client: httpx.C
         assert expected[name] in client.get(f"/files/v1/{fid}.mmd").text, name
     for junk in (b"PK\x03\x04not really a zip", b"GIF89a....", b"<html><body>page</body></html>"):
         assert_error(client.post("/files/v1", files={"file": ("x.bin", junk)}), 415, "unsupported_format")
+
+
+def test_heavier_formats_finish_later(client: httpx.Client, mathpix_emulator, doc_server) -> None:
+    mathpix_emulator.configure(format_lag=1.0)  # md after 1 unit, docx 2, tex.zip 3
+    fid = client.post(
+        "/files/v1/uri",
+        json={
+            "source_uri": doc_server.url("/one-page.pdf"),
+            "conversion_formats": dict.fromkeys(["md", "docx", "tex.zip"], True),
+        },
+    ).json()["file_id"]
+    from mathpix_contract import wait_until
+
+    def md_done_latex_not() -> bool:
+        formats = client.get(f"/files/v1/{fid}").json()["formats"]
+        return formats.get("md") == "completed" and formats.get("latex") == "processing"
+
+    assert wait_until(md_done_latex_not)
+    assert client.get(f"/files/v1/{fid}.md").status_code == 200
+    assert_error(client.get(f"/files/v1/{fid}.tex.zip"), 404, "format_not_ready")
+    assert wait_file(client, fid, formats=True)["formats"] == {
+        "md": "completed",
+        "docx": "completed",
+        "latex": "completed",
+    }
+    assert client.get(f"/files/v1/{fid}.tex.zip").status_code == 200
