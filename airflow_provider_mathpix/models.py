@@ -86,6 +86,7 @@ def custom_id_from_key(key: str) -> str:
 URI_KINDS = ("s3", "gs", "azure", "https")
 _AZURE_HOST_RE = re.compile(r"[a-z0-9]{3,24}\.blob\.core\.windows\.net", re.IGNORECASE)
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_WHITESPACE_RE = re.compile(r"\s")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -111,16 +112,20 @@ def classify_uri(uri: object, field: str, *, require_key: bool = True) -> str:
     """
     if not isinstance(uri, str) or not uri:
         raise MathpixValidationError(f"{field} must be a non-empty string URI")
-    if any(c.isspace() for c in uri):
+    if _WHITESPACE_RE.search(uri):
         raise MathpixValidationError(f"{field} {uri!r} must not contain whitespace")
-    parts = urlsplit(uri)
-    scheme = parts.scheme.lower()
-    if scheme in ("s3", "gs"):
-        if not parts.netloc:
+    scheme = uri[:2].lower()
+    if scheme in ("s3", "gs") and uri[2:5] == "://":
+        # Split by hand, not urlsplit: object keys may hold '?' and '#', which are not a
+        # query or fragment here (and this runs once per item of million-file jobs).
+        bucket, _, key = uri[5:].partition("/")
+        if not bucket:
             raise MathpixValidationError(f"{field} {uri!r} has no bucket ({scheme}://bucket/key)")
-        if require_key and not parts.path.strip("/"):
+        if require_key and not key.strip("/"):
             raise MathpixValidationError(f"{field} {uri!r} names a bucket but no object key")
         return scheme
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
     if scheme == "https" or (scheme == "http" and is_loopback_host(parts.hostname)):
         if not parts.hostname:
             raise MathpixValidationError(f"{field} {uri!r} has no host")
@@ -396,8 +401,8 @@ class JobItemChecker:
             raise MathpixValidationError(f"files[{index}] must be a mapping with a source_uri")
         custom_id = item.get("custom_id")
         where = f"files[{index}]" + (f" (custom_id {custom_id!r})" if custom_id is not None else "")
-        unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
-        if unknown:
+        if not ITEM_KEYS.issuperset(item):
+            unknown = sorted(str(key) for key in item if key not in ITEM_KEYS)
             raise MathpixValidationError(
                 f"{where}: unknown key(s) {unknown}; an item may carry {sorted(ITEM_KEYS)}"
             )

@@ -48,7 +48,8 @@ class JobPlan:
         self.chunk_size = validate_max_items_per_request(max_items_per_request)
         self.options = job_options(options, loopback_callbacks=loopback_callbacks)
         self._needs_destination = self.options.get("image_output_mode") == "local"
-        if isinstance(items, Sequence):
+        self._prevalidated = isinstance(items, Sequence)
+        if self._prevalidated:
             if not items:
                 raise MathpixValidationError("items must contain at least one item")
             checker = JobItemChecker(needs_destination=self._needs_destination)
@@ -62,7 +63,10 @@ class JobPlan:
         """One validated request per chunk; counts what was handed out."""
         checker = JobItemChecker(needs_destination=self._needs_destination)
         for chunk in chunked(self._items, self.chunk_size):
-            files = [checker.check(item, self.file_count + offset) for offset, item in enumerate(chunk)]
+            if self._prevalidated:  # checked whole in __init__: only drop unset (None) fields
+                files = [{k: v for k, v in item.items() if v is not None} for item in chunk]
+            else:
+                files = [checker.check(item, self.file_count + offset) for offset, item in enumerate(chunk)]
             yield submit_job_request(self.job_id, files, self.options)
             self.calls += 1
             self.file_count += len(files)

@@ -43,6 +43,8 @@ def test_good_ids_pass() -> None:
     [
         ("s3://bucket/key.pdf", "s3"),
         ("gs://bucket/dir/key.pdf", "gs"),
+        ("S3://bucket/odd?name#1.pdf", "s3"),
+        ("gs://bucket/?only-a-question-mark", "gs"),
         ("https://acct01.blob.core.windows.net/container/blob.pdf", "azure"),
         ("https://example.com/a.pdf", "https"),
         ("http://127.0.0.1:8000/a.pdf", "https"),
