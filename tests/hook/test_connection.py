@@ -113,10 +113,26 @@ def test_app_key_never_in_logs_exceptions_or_repr(
     hook.close()
 
 
-def test_key_is_registered_with_the_secret_masker(hook: MathpixHook) -> None:
+def test_key_is_redacted_by_airflows_secret_masker(
+    hook: MathpixHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the hook has read its connection, Airflow's masker redacts the key anywhere.
+
+    Airflow's own connection lookup registers the password too; the spy below proves the
+    hook registers it itself, so the key is masked however the connection was obtained.
+    """
+    import airflow.sdk.log
     from airflow.sdk._shared.secrets_masker import redact
 
+    registered: list[Any] = []
+    real = airflow.sdk.log.mask_secret
+    monkeypatch.setattr(
+        airflow.sdk.log,
+        "mask_secret",
+        lambda secret, name=None: (registered.append(secret), real(secret, name)),
+    )
     hook.test_connection()
+    assert APP_KEY in registered
     assert APP_KEY not in str(redact(f"oops {APP_KEY}"))
 
 
