@@ -285,7 +285,13 @@ class MathpixHook(BaseHook):
         idempotency_key: str | None = None,
         **options: Any,
     ) -> str:
-        """POST /files/v1 (multipart), streaming a local path or binary file object."""
+        """POST /files/v1 (multipart), streaming a local path or binary file object in 64 KB reads.
+
+        ``filename`` defaults to the path's or file object's name. A seekable file object
+        is sent from its start (and rewound for a retry); a non-seekable stream is sent
+        once, and a failure after it started is raised rather than re-sent truncated.
+        ``job_id``/``custom_id`` and every option of :meth:`submit_file` apply.
+        """
         source = UploadSource(path_or_fileobj, filename)
         req = models.upload_file_request(
             source.filename,
