@@ -311,6 +311,7 @@ class MathpixHook(BaseHook):
         idempotency_key: str | None = None,
         **options: Any,
     ) -> str:
+        """Async twin of :meth:`upload_file` (file reads happen on the loop, 64 KB at a time)."""
         source = UploadSource(path_or_fileobj, filename)
         req = models.upload_file_request(
             source.filename,
