@@ -224,3 +224,28 @@ def test_waits_out_format_not_ready(
     assert task_states(run) == {"download": "success"}
     assert xcom(run, "download")["outputs_written"] == 1
     assert (tmp_path / "out" / "a.pdf.md").stat().st_size > 0
+
+
+def test_emit_asset_records_an_asset_event(
+    tmp_path: Path, completed_job: dict[str, Any], airflow_db: None
+) -> None:
+    """The destination becomes an Asset event a downstream DAG can be scheduled on."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from tests.system.support import task_states
+
+    dest = str(tmp_path / "published")
+    run = _run("dl_asset", job_id=completed_job["job_id"], formats=["mmd"], destination=dest, emit_asset=True)
+    assert task_states(run) == {"download": "success"}
+    with create_session() as session:
+        events = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == destination_display(dest))
+        ).all()
+        assert len(events) == 1
+        extra = events[0].extra
+    assert extra["files"] == N_FILES and extra["outputs_written"] == N_FILES
+    assert extra["manifest_uri"].endswith(".jsonl")

@@ -63,3 +63,47 @@ def test_prefix_to_outputs(
         assert f"copies/{cid}.md" in keys and f"copies/{cid}.mmd" in keys
     result = xcom(run, "download")
     assert result["files"] == 3 and result["outputs_written"] == 6 and result["outputs_failed"] == 0
+
+
+def test_unregistered_bucket_fails_before_submitting(
+    s3_server: StorageServer,
+    make_bucket: Callable[[StorageServer, str], str],
+    bucket_emulator: Any,
+    airflow_db: None,
+    sample_pdf: bytes,
+) -> None:
+    from airflow.sdk import DAG
+
+    from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
+    from tests.system.support import run_dag, task_states
+
+    src = make_bucket(s3_server, "unreg")
+    put_objects(s3_server, src, {"in/a.pdf": sample_pdf})
+    with DAG("bucket_unregistered", schedule=None, start_date=datetime(2026, 1, 1)) as dag:
+        MathpixSubmitJobOperator(
+            task_id="submit",
+            source_prefix=s3_server.uri(src, "in"),
+            check_data_sources=True,
+            poll_interval=0.2,
+        )
+    run = run_dag(dag)
+
+    assert task_states(run) == {"submit": "failed"}
+    stats = bucket_emulator.stats()
+    assert stats["jobs_created"] == 0 and stats["files_created"] == 0
+
+
+def test_to_object_storage_path_forms(
+    storage_env: Callable[[StorageServer], None], s3_server: StorageServer
+) -> None:
+    from airflow_provider_mathpix.storage import to_object_storage_path
+
+    storage_env(s3_server)
+    s3 = to_object_storage_path("s3://b/out/")
+    assert (s3.protocol, s3.bucket, s3.key, s3.conn_id) == ("s3", "b", "out", "aws_default")
+    named = to_object_storage_path("s3://b/out", conn_id="other")
+    assert named.conn_id == "other"
+    azure = to_object_storage_path("https://acct.blob.core.windows.net/cont/x/y")
+    assert (azure.protocol, azure.bucket, azure.key, azure.conn_id) == ("abfs", "cont", "x/y", "wasb_default")
+    local = to_object_storage_path("/tmp/somewhere")
+    assert local.protocol in ("", "file", "local")
