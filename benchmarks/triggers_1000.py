@@ -17,8 +17,10 @@ What it measures, and the baseline it prints beside it:
   (``ru_maxrss``), its RSS once Airflow and the provider are imported (before any
   trigger), and the CPU seconds its loop used; the emulator's request counter gives the
   number of polls.
-- Baseline in the same run: the same scenario with ``--baseline`` triggers. The figures
-  to compare are RSS per trigger and CPU milliseconds per poll.
+- Baselines in the same run: the same scenario with ``--baseline`` triggers, and the
+  same ``--triggers`` with every client loading its own CA bundle (``verify=True``, what
+  ``httpx.AsyncClient()`` does by default) instead of the hook's one shared TLS context.
+  The figures to compare are RSS per trigger and CPU milliseconds per poll.
 """
 
 from __future__ import annotations
@@ -119,7 +121,9 @@ def _conn_env(url: str) -> dict[str, str]:
     return {"AIRFLOW_CONN_MATHPIX_BENCH": conn}
 
 
-def scenario(url: str, source: str, n: int, poll_interval: float, job_seconds: float) -> dict[str, Any]:
+def scenario(
+    url: str, source: str, n: int, poll_interval: float, job_seconds: float, own_tls: bool = False
+) -> dict[str, Any]:
     """Submit ``n`` jobs, then run ``n`` triggers in a fresh child process."""
     os.environ.update(_conn_env(url))
     from airflow_provider_mathpix.hooks.mathpix import MathpixHook
@@ -131,7 +135,12 @@ def scenario(url: str, source: str, n: int, poll_interval: float, job_seconds: f
             hook.submit_job([{"source_uri": source, "custom_id": "doc"}], job_id=job_id)
     before = _control(url, "GET", "/_emulator/stats")["requests"]
     child = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps({"jobs": job_ids, "poll_interval": poll_interval})],
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            json.dumps({"jobs": job_ids, "poll_interval": poll_interval, "own_tls": own_tls}),
+        ],
         env={**os.environ, **_conn_env(url)},
         capture_output=True,
         text=True,
@@ -142,6 +151,7 @@ def scenario(url: str, source: str, n: int, poll_interval: float, job_seconds: f
         raise RuntimeError(f"child failed:\n{child.stderr[-4000:]}")
     report = json.loads(child.stdout.strip().splitlines()[-1])
     report["polls"] = _control(url, "GET", "/_emulator/stats")["requests"] - before
+    report["tls"] = "per client" if own_tls else "shared"
     return report
 
 
@@ -154,6 +164,12 @@ def child(spec: dict[str, Any]) -> None:
 
     from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
+    if spec.get("own_tls"):
+        # The counterfactual: each client builds its own TLS context, as httpx does by default.
+        from airflow_provider_mathpix.hooks import mathpix as hook_module
+
+        shared = hook_module.client_kwargs
+        hook_module.client_kwargs = lambda settings: {**shared(settings), "verify": True}  # type: ignore[assignment]
     rss_after_import = _rss_now_mb()
     end_time = time.time() + 3600
     triggers = []
@@ -216,8 +232,8 @@ def main() -> int:
 
     rows = []
     with emulator(args.job_seconds) as url, pdf_source() as source:
-        for n in (args.baseline, args.triggers):
-            report = scenario(url, source, n, args.poll_interval, args.job_seconds)
+        for n, own_tls in ((args.baseline, False), (args.triggers, False), (args.triggers, True)):
+            report = scenario(url, source, n, args.poll_interval, args.job_seconds, own_tls)
             if report["statuses"] != ["success"]:
                 raise SystemExit(f"unexpected events with {n} triggers: {report['statuses']}")
             rows.append(report)
@@ -226,7 +242,7 @@ def main() -> int:
         f"(jobs pending {args.job_seconds:g} s, poll every {args.poll_interval:g} s)\n"
     )
     header = (
-        f"{'triggers':>8} {'polls':>7} {'wall s':>7} {'CPU s':>7} {'CPU ms/poll':>11} "
+        f"{'triggers':>8} {'TLS context':>11} {'polls':>7} {'wall s':>7} {'CPU s':>7} {'CPU ms/poll':>11} "
         f"{'peak RSS MB':>11} {'RSS at import':>13} {'MB/trigger':>10}"
     )
     print(header)
@@ -234,8 +250,8 @@ def main() -> int:
         per_poll = 1000 * r["cpu_s"] / max(r["polls"], 1)
         per_trigger = (r["peak_rss_mb"] - r["rss_after_import_mb"]) / r["triggers"]
         print(
-            f"{r['triggers']:>8} {r['polls']:>7} {r['wall_s']:>7} {r['cpu_s']:>7} {per_poll:>11.3f} "
-            f"{r['peak_rss_mb']:>11} {r['rss_after_import_mb']:>13} {per_trigger:>10.3f}"
+            f"{r['triggers']:>8} {r['tls']:>11} {r['polls']:>7} {r['wall_s']:>7} {r['cpu_s']:>7} "
+            f"{per_poll:>11.3f} {r['peak_rss_mb']:>11} {r['rss_after_import_mb']:>13} {per_trigger:>10.3f}"
         )
     return 0
 
