@@ -105,6 +105,8 @@ def test_sensor_timeout_in_every_mode_and_soft_fail(airflow_db, emulator, pdf_se
         "deferrable_soft": "skipped",
     }, logs[-4000:]
     assert logs.count("AirflowSensorTimeout") >= 3
+    # the deferred one timed out in its trigger and failed as a sensor timeout, not a task error
+    assert "AirflowSensorTimeout: Sensor has timed out waiting for Mathpix" in logs
 
 
 def test_file_sensor_modes_formats_and_failed_file(airflow_db, emulator, pdf_server, capsys):
