@@ -22,6 +22,7 @@ from airflow_provider_mathpix import ids
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.models import classify_uri, validate_id, validate_options
+from airflow_provider_mathpix.operators._errors import MathpixFileFailed, MathpixWaitTimeout
 from airflow_provider_mathpix.operators._results import (
     api_base_url,
     file_xcom,
@@ -43,6 +44,12 @@ if TYPE_CHECKING:
 DEFER_GRACE = 60.0
 
 SourcePath = str | os.PathLike[str] | ObjectStoragePath
+
+__all__ = [  # plus MathpixDownloadOutputsOperator / MathpixDeleteFilesOperator (see __getattr__)
+    "MathpixFileFailed",
+    "MathpixSubmitFileOperator",
+    "MathpixWaitTimeout",
+]
 
 
 class MathpixSubmitFileOperator(BaseOperator):

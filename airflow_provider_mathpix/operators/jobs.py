@@ -27,6 +27,7 @@ from airflow_provider_mathpix import ids, storage
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.models import JobItemChecker, classify_uri, validate_id, validate_options
+from airflow_provider_mathpix.operators._errors import MathpixJobFilesErrored, MathpixWaitTimeout
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
 DEFER_GRACE = 60.0
+
+__all__ = ["MathpixJobFilesErrored", "MathpixSubmitJobOperator", "MathpixWaitTimeout"]
 
 FileEntry = str | Mapping[str, Any]
 
