@@ -209,3 +209,25 @@ def test_design_names_are_importable_from_files_module():
     assert files.MathpixDeleteFilesOperator is outputs.MathpixDeleteFilesOperator
     with pytest.raises(AttributeError):
         files.NoSuchOperator  # noqa: B018
+
+
+def test_wait_exceptions_survive_pickling_with_their_codes():
+    """Airflow ships exceptions between processes; the codes must travel with them."""
+    import pickle
+
+    from airflow_provider_mathpix.exceptions import MathpixError
+    from airflow_provider_mathpix.operators.files import MathpixFileFailed, MathpixWaitTimeout
+    from airflow_provider_mathpix.operators.jobs import MathpixJobFilesErrored
+
+    errors = [
+        MathpixFileFailed("f-1", "not_found", "the source answered HTTP 404"),
+        MathpixWaitTimeout("too slow", job_id="j-1"),
+        MathpixJobFilesErrored(
+            "2 of 3", job_id="j-1", files_errored=2, file_count=3, errors_sample=[{"custom_id": "a"}]
+        ),
+    ]
+    for error in errors:
+        again = pickle.loads(pickle.dumps(error))
+        assert type(again) is type(error) and isinstance(again, MathpixError)
+        assert (again.code, str(again)) == (error.code, str(error))
+    assert pickle.loads(pickle.dumps(errors[2])).errors_sample == [{"custom_id": "a"}]
