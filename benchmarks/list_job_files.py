@@ -17,6 +17,9 @@ What it does, and why it is a fair comparison:
   uses ``requests`` without a session, so one new connection per page), and plain
   ``httpx.Client`` / ``httpx.AsyncClient`` loops (the floors: no validation, no retry
   machinery, same transport as the hook).
+- ``--manifest`` gives every client the same per-record consumer work (a JSON line per
+  record); the async hook requests the next page while the consumer works, so that is
+  where its page prefetch shows.
 - Figures are records/s, best and median of ``--repeat`` timed rounds; the clients take
   turns (round-robin, after one untimed warm-up round) so that load from anything else
   on the machine affects them alike.
@@ -100,7 +103,17 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--manifest",
+        action="store_true",
+        help="the consumer serialises every record to a JSON line (what a manifest writer does)",
+    )
     args = parser.parse_args()
+
+    def take(record: dict[str, Any]) -> str:
+        if args.manifest:
+            json.dumps(record)
+        return str(record["custom_id"])
 
     with emulator_process() as url:
         os.environ["AIRFLOW_CONN_MATHPIX_BENCH"] = json.dumps(
@@ -122,12 +135,12 @@ def main() -> int:
         page = args.page_size
 
         def hook_sync() -> list[str]:
-            return [f["custom_id"] for f in hook.iter_job_files("bench-job", page_size=page)]
+            return [take(f) for f in hook.iter_job_files("bench-job", page_size=page)]
 
         def hook_async() -> list[str]:
             async def walk() -> list[str]:
                 async with hook:
-                    return [f["custom_id"] async for f in hook.aiter_job_files("bench-job", page_size=page)]
+                    return [take(f) async for f in hook.aiter_job_files("bench-job", page_size=page)]
 
             return asyncio.run(walk())
 
@@ -137,7 +150,7 @@ def main() -> int:
                 params: dict[str, Any] = {"limit": page}
                 while True:
                     body = client.get("/files/v1/jobs/bench-job/files", params=params).json()
-                    out.extend(f["custom_id"] for f in body["files"])
+                    out.extend(take(f) for f in body["files"])
                     if not body.get("next_page_token"):
                         return out
                     params["paging_state"] = body["next_page_token"]
@@ -149,7 +162,7 @@ def main() -> int:
                     params: dict[str, Any] = {"limit": page}
                     while True:
                         body = (await client.get("/files/v1/jobs/bench-job/files", params=params)).json()
-                        out.extend(f["custom_id"] for f in body["files"])
+                        out.extend(take(f) for f in body["files"])
                         if not body.get("next_page_token"):
                             return out
                         params["paging_state"] = body["next_page_token"]
@@ -166,7 +179,7 @@ def main() -> int:
             mpx_job = MathpixClient(app_id=APP_ID, app_key=APP_KEY, api_url=url).file_job_get("bench-job")
 
             def mpxpy_files_iter() -> list[str]:
-                return [f["custom_id"] for f in mpx_job.files_iter(limit=page)]
+                return [take(f) for f in mpx_job.files_iter(limit=page)]
 
             runs.append(("mpxpy 0.0.23 FileJob.files_iter (baseline)", mpxpy_files_iter))
         except ImportError:
@@ -179,7 +192,8 @@ def main() -> int:
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
-        f"\nlisting {args.files:,} job files, page size {page}, best/median of {args.repeat} runs "
+        f"\nlisting {args.files:,} job files, page size {page}, best/median of {args.repeat} runs, "
+        f"consumer: {'JSON line per record' if args.manifest else 'none'} "
         f"({os.cpu_count()} CPUs, load average {load})"
     )
     width = max(len(r["client"]) for r in results)
