@@ -249,3 +249,32 @@ def test_emit_asset_records_an_asset_event(
         extra = events[0].extra
     assert extra["files"] == N_FILES and extra["outputs_written"] == N_FILES
     assert extra["manifest_uri"].endswith(".jsonl")
+
+
+def test_manifest_write_failure_is_reported(tmp_path: Path) -> None:
+    """A manifest that cannot be written fails clearly, and never blocks the producers."""
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_mathpix.exceptions import MathpixError
+    from airflow_provider_mathpix.operators.outputs import _ManifestFeed
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a folder should be")
+    feed = _ManifestFeed(ObjectStoragePath(f"file://{blocker}/manifest.jsonl"))
+    for i in range(20_000):  # more than the feed's queue holds: the writer must keep draining
+        feed.put({"i": i})
+    with pytest.raises(MathpixError, match="could not write the download manifest"):
+        feed.close()
+
+
+def test_manifest_feed_writes_every_record(tmp_path: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_mathpix.operators.outputs import _ManifestFeed
+
+    path = tmp_path / "m" / "manifest.jsonl"
+    feed = _ManifestFeed(ObjectStoragePath(f"file://{path}"))
+    for i in range(25_000):
+        feed.put({"i": i})
+    assert feed.close() == 25_000
+    assert [json.loads(line)["i"] for line in path.read_text().splitlines()] == list(range(25_000))
