@@ -319,10 +319,13 @@ class AirflowDeployment:
         response.raise_for_status()
         return str(response.json()["dag_run_id"])
 
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         response = self.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         response.raise_for_status()
-        return {ti["task_id"]: ti["state"] for ti in response.json()["task_instances"]}
+        return list(response.json()["task_instances"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
     def wait_for_run(
         self,
