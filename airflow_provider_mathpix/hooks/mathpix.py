@@ -20,7 +20,11 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_mathpix import models
 from airflow_provider_mathpix.exceptions import MathpixAPIError
-from airflow_provider_mathpix.hooks._connection import ClientSettings, settings_from_connection
+from airflow_provider_mathpix.hooks._connection import (
+    UI_FIELD_BEHAVIOUR,
+    ClientSettings,
+    settings_from_connection,
+)
 from airflow_provider_mathpix.hooks._io import DownloadSink, PathOrFile, UploadSource
 from airflow_provider_mathpix.hooks._jobs import JobPlan
 from airflow_provider_mathpix.hooks._retry import aretrying, retrying
@@ -70,16 +74,15 @@ class MathpixHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the generic connection form for Mathpix (schema and port are unused)."""
+        """Relabel the generic connection form for Mathpix (schema and port are unused).
+
+        Airflow >= 3.2 reads the same declaration from the provider info
+        (``hooks._connection.UI_FIELD_BEHAVIOUR``); this serves older Airflow 3 releases.
+        """
         return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"login": "App ID", "password": "App Key", "host": "API URL"},
-            "placeholders": {
-                "host": "https://api.mathpix.com",
-                "login": "app_id (needed only for /v3 image batches)",
-                "password": "app_key",
-                "extra": '{"timeout": 30, "max_retries": 5, "retry_max_wait": 60}',
-            },
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
         }
 
     # ------------------------------------------------------------------ settings and clients

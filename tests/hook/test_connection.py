@@ -185,6 +185,39 @@ def test_ui_field_behaviour() -> None:
     assert MathpixHook.conn_type == "mathpix" and MathpixHook.default_conn_name == "mathpix_default"
 
 
+def test_declarative_connection_form_is_what_airflow_loads() -> None:
+    """Feed the provider-info declaration (Airflow >= 3.2) through Airflow's own loader.
+
+    Uses a throwaway connection type so the real ``mathpix`` entry is untouched; Airflow
+    skips (with a warning) a behaviour its schema rejects, so presence proves validity.
+    """
+    from airflow import providers_manager as pm
+
+    from airflow_provider_mathpix.hooks._connection import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+
+    pm._create_customized_form_field_behaviours_schema_validator().validate(
+        MathpixHook.get_ui_field_behaviour()
+    )
+    manager = pm.ProvidersManager()
+    kind = "mathpix_form_check"
+    manager._add_customized_fields("airflow-provider-mathpix", kind, UI_FIELD_BEHAVIOUR)
+    manager._add_widgets(
+        "airflow-provider-mathpix", "airflow_provider_mathpix.hooks.mathpix.MathpixHook", kind, CONN_FIELDS
+    )
+    try:
+        behaviour = manager._field_behaviours[kind]
+        assert behaviour["hidden_fields"] == ["schema", "port"]
+        assert behaviour["relabeling"]["password"] == "App Key"
+        for name in ("timeout", "max_retries", "retry_max_wait", "retry_deadline"):
+            widget = manager._connection_form_widgets[f"extra__{kind}__{name}"]
+            assert widget.field_name == name and not widget.is_sensitive
+            assert widget.field["value"] == CONN_FIELDS[name]["schema"]["default"]
+    finally:
+        manager._field_behaviours.pop(kind, None)
+        for name in CONN_FIELDS:
+            manager._connection_form_widgets.pop(f"extra__{kind}__{name}", None)
+
+
 def test_stopping_a_listing_early_does_not_keep_the_block_open(hook: MathpixHook, emulator: Any) -> None:
     hook.submit_job([{"source_uri": f"s3://hook-tests/{i}.pdf", "custom_id": f"c{i}"} for i in range(30)])
     job_id = next(iter(hook.iter_jobs()))["job_id"]
