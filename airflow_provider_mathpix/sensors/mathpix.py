@@ -33,8 +33,9 @@ from airflow_provider_mathpix.operators._results import (
     output_exts,
     raise_for_wait_failure,
 )
-from airflow_provider_mathpix.operators._validation import is_template
+from airflow_provider_mathpix.operators._validation import has_template
 from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once
+from airflow_provider_mathpix.triggers._status import ALWAYS_READY
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
 
 if TYPE_CHECKING:
@@ -217,8 +218,10 @@ class MathpixFileSensor(_MathpixSensor):
         _require_id(file_id, "file_id")
         self.file_id = file_id
         self.formats = list(formats) if formats else None
-        if self.formats and not is_template(self.formats, True):
-            validate_conversion_formats(self.formats, "formats")
+        if self.formats and not has_template(self.formats):
+            requested = [f for f in self.formats if f not in ALWAYS_READY]
+            if requested:
+                validate_conversion_formats(requested, "formats")
         self.destination_uri = destination_uri
         self.destination_basename = destination_basename
 

@@ -21,6 +21,8 @@ from airflow_provider_mathpix.models import WAITABLE_CODES, is_retryable
 #: Key of a conversion format in a file record's ``formats`` map, where it differs
 #: from the extension a caller requests (``mathpix-api.md``: "tex.zip is keyed latex there").
 _FORMAT_STATUS_KEY = {"tex.zip": "latex"}
+#: Outputs that exist as soon as the file is completed (never listed under ``formats``).
+ALWAYS_READY = frozenset({"mmd", "lines.json", "lines.mmd.json"})
 
 FileState = Literal["pending", "success", "error"]
 
@@ -66,6 +68,8 @@ def file_outcome(record: Mapping[str, Any], formats: Iterable[str] | None = None
         return FileOutcome("pending")
     format_states = record.get("formats") or {}
     for ext in formats or ():
+        if ext in ALWAYS_READY:
+            continue
         state = format_states.get(format_status_key(ext))
         if state == "error":
             return FileOutcome(

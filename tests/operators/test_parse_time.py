@@ -183,6 +183,7 @@ def test_file_outcome_waits_for_formats_keyed_by_the_api_name():
     errored = file_outcome({"status": "error", "error_info": {"id": "not_found", "message": "404"}})
     assert (errored.state, errored.code, errored.message) == ("error", "not_found", "404")
     assert file_outcome({"status": "split"}).state == "pending"
+    assert file_outcome({"status": "completed", "formats": {}}, ["mmd", "lines.json"]).state == "success"
 
 
 def test_xcom_of_a_job_stays_small_whatever_the_errors():

@@ -163,5 +163,6 @@ def test_sensors_reject_missing_ids_at_parse_time():
         MathpixJobSensor(task_id="s", job_id="")
     with pytest.raises(MathpixValidationError, match="formats has unknown format 'docxx'"):
         MathpixFileSensor(task_id="s", file_id="f", formats=["docxx"])
+    MathpixFileSensor(task_id="s", file_id="f", formats=["mmd", "docx"])  # mmd is always there: fine
     with pytest.raises(MathpixValidationError, match="max_error_ratio must be between 0 and 1"):
         MathpixJobSensor(task_id="s", job_id="j", max_error_ratio=2)
