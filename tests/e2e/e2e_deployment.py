@@ -374,6 +374,15 @@ class AirflowDeployment:
         response.raise_for_status()
         return response.json()["value"]
 
+    def xcom_entries(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every XCom of a run, values included (``~`` is the REST wildcard for task ids)."""
+        response = self.api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/~/xcomEntries")
+        response.raise_for_status()
+        return [
+            {**entry, "value": self.xcom(dag_id, run_id, entry["task_id"], entry["key"])}
+            for entry in response.json()["xcom_entries"]
+        ]
+
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         """The task's log as text: one line per structured event (includes its trigger's lines)."""
         response = self.api.get(

@@ -82,7 +82,8 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
             states = deployment.task_states(DAG_ID, run_id)
             assert state == "success", f"{states}\n{deployment.all_logs_tail()}"
             job_log = deployment.task_log(DAG_ID, run_id, JOB_TASK)
-            task_instances = deployment.task_instances(DAG_ID, run_id)
+            task_instances = deployment.task_instances(DAG_ID, run_id)  # rendered fields included
+            xcoms = deployment.xcom_entries(DAG_ID, run_id)
             producer_state = deployment.wait_for_run(PRODUCER_DAG_ID, producer_run_id, timeout=180)
             assert producer_state == "success", deployment.task_states(PRODUCER_DAG_ID, producer_run_id)
             # The scheduler itself creates the consumer's run from the producer's asset event.
@@ -116,6 +117,9 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
         assert "Wrote the manifest of job" in job_log
         assert EMULATOR_APP_KEY not in triggerer_log
         assert EMULATOR_APP_KEY not in job_log
+        assert EMULATOR_APP_KEY not in json.dumps(task_instances)
+        assert {x["task_id"] for x in xcoms} >= {"convert", "wait_for_job", "download_markdown"}
+        assert EMULATOR_APP_KEY not in json.dumps(xcoms, default=str)
         assert all(s == "success" for s in states.values()), states
         if airflow_backend.executor == "CeleryExecutor":
             # Every task went through the broker to the Celery worker serving our private queue.
