@@ -21,6 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make ``tests.sys
 # Before anything imports gcsfs: no gRPC bucket-type lookups against the GCS emulator.
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
+# Initialise Airflow before any provider module: when ``airflow_provider_mathpix.exceptions``
+# is the first import of a process, Airflow's initialisation loads get_provider_info(),
+# which imports hooks._connection -> exceptions while it is still half-imported (circular
+# import, reported to the hook/package owners). Test modules here import in either order.
+import airflow  # noqa: F401
+
 from airflow_provider_mathpix.testing.storage_servers import (
     StorageServer,
     azurite_server,
