@@ -6,19 +6,67 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+_INTEGRATION = "Mathpix"
+
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the provider to Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+    """Describe the provider to Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
+
+    The connection form (relabelled fields, extras) is declared here rather than only on
+    the hook because Airflow >= 3.2 builds the UI form from provider info without
+    importing the hook.
+    """
+    from airflow_provider_mathpix.hooks._connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+
     return {
         "package-name": "airflow-provider-mathpix",
         "name": "Mathpix",
         "description": "Convert documents with the Mathpix Files API from Airflow DAGs.",
         "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://mathpix.com/docs/convert/overview",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_mathpix.hooks.mathpix"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_mathpix.operators.files",
+                    "airflow_provider_mathpix.operators.jobs",
+                    "airflow_provider_mathpix.operators.outputs",
+                    "airflow_provider_mathpix.operators.images",
+                    "airflow_provider_mathpix.operators.data_sources",
+                ],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_mathpix.sensors.mathpix"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_mathpix.triggers.mathpix"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "mathpix",
                 "hook-class-name": "airflow_provider_mathpix.hooks.mathpix.MathpixHook",
+                "hook-name": "Mathpix",
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+                "conn-fields": CONN_FIELDS,
             }
         ],
-        "extra-links": [],
     }
