@@ -195,15 +195,18 @@ class _ManifestFeed:
         return int(outcome)
 
 
+def _existing_size(target: ObjectStoragePath) -> int | None:
+    """Blocking: the size of ``target``, or None when it does not exist."""
+    try:
+        return int(target.stat().st_size)
+    except FileNotFoundError:
+        return None
+
+
 def _store(spool: Any, target: ObjectStoragePath, size: int, skip_existing: bool) -> str:
     """Blocking: copy the spooled output to ``target`` unless the same size is already there."""
-    if skip_existing:
-        try:
-            existing = target.stat().st_size
-        except FileNotFoundError:
-            existing = None
-        if existing == size:
-            return "skipped"
+    if skip_existing and _existing_size(target) == size:
+        return "skipped"
     if target.protocol in _LOCAL:
         target.parent.mkdir(parents=True, exist_ok=True)
     spool.seek(0)
@@ -224,6 +227,7 @@ class OutputDownloader:
         *,
         concurrency: int = 16,
         skip_existing: bool = True,
+        trust_existing: bool = False,
         format_timeout: float = 600.0,
         format_poll_interval: float = 2.0,
         record: Callable[[dict[str, Any]], None] = lambda _: None,
@@ -235,6 +239,7 @@ class OutputDownloader:
         self.formats = list(formats)
         self.concurrency = concurrency
         self.skip_existing = skip_existing
+        self.trust_existing = trust_existing
         self.format_timeout = format_timeout
         self.format_poll_interval = format_poll_interval
         self.record = record
@@ -281,6 +286,13 @@ class OutputDownloader:
         }
         loop = asyncio.get_running_loop()
         try:
+            if self.trust_existing:
+                size = await loop.run_in_executor(pool, _existing_size, self.destination / name)
+                if size is not None:
+                    self.totals.skipped += 1
+                    rec.update(status="skipped", bytes=size)
+                    self.record(rec)
+                    return
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
                 size = await self._download(target.file_id, ext, spool)
                 status = await loop.run_in_executor(
@@ -337,7 +349,10 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         scheme: ``aws_default``, ``google_cloud_default``, ``wasb_default``).
     :param concurrency: outputs downloaded at once (one HTTP client, bounded queue).
     :param skip_existing: leave an output alone when the destination already holds one of
-        the same size (reruns write nothing new).
+        the same size (reruns write nothing new; each output is still downloaded to compare).
+    :param trust_existing: skip any output already present at the destination without
+        downloading it at all (the cheapest rerun; use when outputs are never partial, e.g.
+        nothing but this operator writes there).
     :param format_timeout: seconds to keep waiting for a ``format_not_ready`` output.
     :param manifest_path: where the JSON Lines manifest of this download goes (default:
         under AIRFLOW_HOME, named after the task instance); ``manifest_conn_id`` its connection.
@@ -370,6 +385,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         destination_conn_id: str | None = None,
         concurrency: int = 16,
         skip_existing: bool = True,
+        trust_existing: bool = False,
         format_timeout: float = 600.0,
         format_poll_interval: float = 2.0,
         manifest_path: str | ObjectStoragePath | None = None,
@@ -387,6 +403,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         self.destination_conn_id = destination_conn_id
         self.concurrency = validate_concurrency(concurrency)
         self.skip_existing = bool(skip_existing)
+        self.trust_existing = bool(trust_existing)
         self.format_timeout = _positive_seconds(format_timeout, "format_timeout", allow_zero=True)
         self.format_poll_interval = _positive_seconds(format_poll_interval, "format_poll_interval")
         self.manifest_path = manifest_path
@@ -434,6 +451,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
             formats,
             concurrency=self.concurrency,
             skip_existing=self.skip_existing,
+            trust_existing=self.trust_existing,
             format_timeout=self.format_timeout,
             format_poll_interval=self.format_poll_interval,
             record=feed.put,

@@ -278,3 +278,23 @@ def test_manifest_feed_writes_every_record(tmp_path: Path) -> None:
         feed.put({"i": i})
     assert feed.close() == 25_000
     assert [json.loads(line)["i"] for line in path.read_text().splitlines()] == list(range(25_000))
+
+
+def test_trust_existing_rerun_downloads_nothing(
+    s3_server: StorageServer,
+    make_bucket: Callable[[StorageServer, str], str],
+    completed_job: dict[str, Any],
+    bucket_emulator: Any,
+    airflow_db: None,
+) -> None:
+    from tests.system.support import xcom
+
+    out = make_bucket(s3_server, "trust")
+    kwargs = {"job_id": completed_job["job_id"], "formats": ["mmd"], "destination": s3_server.uri(out, "o")}
+    assert xcom(_run("dl_trust_first", **kwargs), "download")["outputs_written"] == N_FILES
+
+    before = bucket_emulator.stats()["requests"]
+    again = xcom(_run("dl_trust_again", trust_existing=True, **kwargs), "download")
+    requests = bucket_emulator.stats()["requests"] - before
+    assert (again["outputs_written"], again["outputs_skipped"]) == (0, N_FILES)
+    assert requests < N_FILES  # the job listing only: no output was downloaded
