@@ -66,7 +66,10 @@ def load_flagship_dag() -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module.dag
+    dag = module.dag
+    if dag.dag_id != FLAGSHIP_DAG_ID:
+        raise SystemExit(f"{FLAGSHIP_FILE} defines {dag.dag_id!r}, expected {FLAGSHIP_DAG_ID!r}")
+    return dag
 
 
 def register_dags(*dags: Any) -> None:
