@@ -68,6 +68,10 @@ class DataSourceNotRegistered(MathpixError):
     """The bucket is not registered as a Mathpix data source, so Mathpix could not read or write it."""
 
 
+class SourcePrefixUnreadable(MathpixError):
+    """Listing the source prefix failed (no such bucket, no permission, unreachable storage)."""
+
+
 class StorageProviderMissing(MathpixError, ImportError):
     """The Airflow provider package for a storage kind is not installed."""
 
@@ -349,10 +353,18 @@ def _walk(
         account = account or service.account_name
         keys = _list_azure(service, loc.bucket, prefix)
     count = 0
-    for key in keys:
-        if key_selected(key[len(prefix) :], pattern, suffixes):
-            count += 1
-            yield item_for(loc, key, prefix, account=account, destination_prefix=destination_prefix)
+    try:
+        for key in keys:
+            if key_selected(key[len(prefix) :], pattern, suffixes):
+                count += 1
+                yield item_for(loc, key, prefix, account=account, destination_prefix=destination_prefix)
+    except MathpixError:
+        raise
+    except Exception as exc:
+        where = f"{loc.kind}://{loc.bucket}/{prefix}" if loc.kind != "azure" else f"container {loc.bucket!r}"
+        raise SourcePrefixUnreadable(
+            f"cannot list source_prefix {where} with connection {conn_id!r}: {type(exc).__name__}: {exc}"
+        ) from exc
     if count == 0 and on_empty == "fail":
         raise SourcePrefixEmpty(
             f"source_prefix {loc.mathpix_uri(prefix, account=account)!r} matched no object"

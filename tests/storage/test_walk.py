@@ -252,3 +252,14 @@ def test_walk_streams_page_by_page(
     put_objects(server, bucket, {"many/99.pdf": b"%PDF late"})
     rest = [item["custom_id"] for item in walk]
     assert rest == [f"{i:02d}.pdf" for i in range(1, 6)] + ["99.pdf"]
+
+
+def test_missing_bucket_is_a_clear_error(
+    storage_server: StorageServer, storage_env: Callable[[StorageServer], None]
+) -> None:
+    from airflow_provider_mathpix.storage import SourcePrefixUnreadable
+
+    storage_env(storage_server)
+    with pytest.raises(SourcePrefixUnreadable, match="cannot list source_prefix") as err:
+        list(iter_source_items(storage_server.uri("no-such-bucket-here", "in")))
+    assert "no-such-bucket-here" in str(err.value)
