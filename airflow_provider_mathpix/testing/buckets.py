@@ -301,7 +301,7 @@ def _make_s3_client(cfg: dict[str, Any]) -> Any:
 
 def _make_gcs_client(cfg: dict[str, Any]) -> Any:
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[attr-defined]
 
     return storage.Client(
         project=cfg.get("project", "test-project"),

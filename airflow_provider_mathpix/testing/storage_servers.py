@@ -322,7 +322,7 @@ def _index_listing(backend: Any, seeded_bucket: str) -> None:
         else:
             i = bisect.bisect_left(names, prefix)
         i = max(i, bisect.bisect_left(names, prefix))
-        page = []
+        page: list[Any] = []
         while i < len(names) and len(page) < max_keys and names[i].startswith(prefix):
             page.append(bucket.keys[names[i]])
             i += 1
