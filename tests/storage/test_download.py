@@ -298,3 +298,25 @@ def test_trust_existing_rerun_downloads_nothing(
     requests = bucket_emulator.stats()["requests"] - before
     assert (again["outputs_written"], again["outputs_skipped"]) == (0, N_FILES)
     assert requests < N_FILES  # the job listing only: no output was downloaded
+
+
+def test_object_storage_path_destination_keeps_its_connection(
+    s3_server: StorageServer,
+    make_bucket: Callable[[StorageServer, str], str],
+    completed_job: dict[str, Any],
+    airflow_db: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An ObjectStoragePath destination is written with its own conn_id, not the scheme default."""
+    from airflow.sdk import ObjectStoragePath
+
+    from tests.system.support import task_states, xcom
+
+    out = make_bucket(s3_server, "osp")
+    monkeypatch.setenv("AIRFLOW_CONN_PUBLISHING_S3", s3_server.airflow_env["AIRFLOW_CONN_AWS_DEFAULT"])
+    monkeypatch.delenv("AIRFLOW_CONN_AWS_DEFAULT")
+    dest = ObjectStoragePath(f"s3://{out}/published", conn_id="publishing_s3")
+    run = _run("dl_osp", job_id=completed_job["job_id"], formats=["mmd"], destination=dest)
+    assert task_states(run) == {"download": "success"}
+    assert xcom(run, "download")["destination"] == f"s3://{out}/published"
+    assert len(list_keys(s3_server, out, "published/")) == N_FILES
