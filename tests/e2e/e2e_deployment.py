@@ -93,7 +93,9 @@ def celery_postgres_backend() -> Iterator[Backend]:
         import redis
 
         client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT)
-        client.delete(queue, f"_kombu.binding.{queue}")
+        # The queue itself and kombu's bookkeeping for it (_kombu.binding[_permanent].<queue>).
+        keys = [queue, *client.scan_iter(match=f"_kombu.binding*.{queue}")]
+        client.delete(*keys)
         client.close()
 
     backend = Backend(
