@@ -207,10 +207,11 @@ def iter_job_records(
         yield record
 
 
-def sample_errors(hook: MathpixHook, job_id: str) -> list[dict[str, Any]]:
-    """Up to 10 errored files with their errors, when no manifest is written."""
+def sample_errors(hook: MathpixHook, job_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Up to 10 errored files (across ``job_ids``) with their errors, when no manifest is written."""
+    listings = (hook.iter_job_files(job_id, status="error") for job_id in job_ids)
     sample: list[dict[str, Any]] = []
-    for item in itertools.islice(hook.iter_job_files(job_id, status="error"), ERRORS_SAMPLE_SIZE):
+    for item in itertools.islice(itertools.chain.from_iterable(listings), ERRORS_SAMPLE_SIZE):
         try:
             error = record_error_text(hook.get_file(item["file_id"]))
         except MathpixAPIError as exc:
@@ -242,23 +243,50 @@ def finish_job(
 ) -> dict[str, Any]:
     """From a job event to the XCom value, or raise: API error, timeout, too many errored files."""
     raise_for_wait_failure(event)
-    job_id = str(event["job_id"])
-    file_count = int(event.get("file_count") or 0)
-    files_errored = int(event.get("files_errored") or 0)
+    return finish_jobs(hook, str(event["job_id"]), [event], outputs=outputs, finish=finish, log=log)
+
+
+def finish_jobs(
+    hook: MathpixHook,
+    name: str,
+    parts: Sequence[Mapping[str, Any]],
+    *,
+    outputs: JobOutputs,
+    finish: JobFinish,
+    log: logging.Logger | Any,
+) -> dict[str, Any]:
+    """Report completed jobs as one: summed counters, one manifest, the policy on the totals.
+
+    ``parts`` are the ``success`` payloads of every job (one for an ordinary job; one
+    per part of a job split by ``max_files_per_job``, named ``name``). With several
+    parts each manifest record also says which ``job_id`` holds the file.
+    """
+    job_ids = [str(part["job_id"]) for part in parts]
+    split = len(parts) > 1
+    file_count = sum(int(part.get("file_count") or 0) for part in parts)
+    files_errored = sum(int(part.get("files_errored") or 0) for part in parts)
     errors_sample: list[dict[str, Any]] = []
     manifest_uri: str | None = None
     if finish.write_manifest:
-        path = resolve_manifest_path(finish.manifest_path, job_id=job_id, conn_id=finish.manifest_conn_id)
-        written = write_manifest(path, iter_job_records(hook, job_id, outputs, errors_sample))
+        path = resolve_manifest_path(finish.manifest_path, job_id=name, conn_id=finish.manifest_conn_id)
+        records = itertools.chain.from_iterable(
+            (
+                {**record, "job_id": job_id} if split else record
+                for record in iter_job_records(hook, job_id, outputs, errors_sample)
+            )
+            for job_id in job_ids
+        )
+        written = write_manifest(path, records)
         manifest_uri = uri_of(path)
-        log.info("Wrote the manifest of job %s (%s files) to %s", job_id, f"{written:,}", manifest_uri)
+        log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)
     elif files_errored:
-        errors_sample = sample_errors(hook, job_id)
+        errors_sample = sample_errors(hook, job_ids)
+    statuses = {str(part.get("job_status") or "completed") for part in parts}
     xcom = {
-        "job_id": job_id,
-        "status": event.get("job_status") or "completed",
+        "job_id": name,
+        "status": statuses.pop() if len(statuses) == 1 else "completed",
         "file_count": file_count,
-        "files_completed": int(event.get("files_completed") or 0),
+        "files_completed": sum(int(part.get("files_completed") or 0) for part in parts),
         "files_errored": files_errored,
         "manifest_uri": manifest_uri,
         "errors_sample": errors_sample,
@@ -273,13 +301,14 @@ def finish_job(
         return xcom
     detail = format_errors_sample(errors_sample)
     more = f"\n(manifest with every errored file: {manifest_uri})" if manifest_uri else ""
-    message = f"Mathpix job {job_id}: {decision.reason}. Errored files:\n{detail}{more}"
+    what = f"job {name} ({len(parts)} jobs)" if split else f"job {name}"
+    message = f"Mathpix {what}: {decision.reason}. Errored files:\n{detail}{more}"
     if decision.outcome == "warn":
         log.warning("%s", message)
         return xcom
     raise MathpixJobFilesErrored(
         message,
-        job_id=job_id,
+        job_id=name,
         files_errored=files_errored,
         file_count=file_count,
         errors_sample=errors_sample,

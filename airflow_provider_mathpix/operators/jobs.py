@@ -18,7 +18,7 @@ import itertools
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.configuration import conf
@@ -26,15 +26,26 @@ from airflow.sdk.configuration import conf
 from airflow_provider_mathpix import ids, storage
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.lineage import job_lineage
 from airflow_provider_mathpix.models import JobItemChecker, classify_uri, validate_id, validate_options
 from airflow_provider_mathpix.operators._errors import MathpixJobFilesErrored, MathpixWaitTimeout
+from airflow_provider_mathpix.operators._job_parts import (
+    iter_parts,
+    listed_job_ids,
+    part_index,
+    part_job_id,
+    part_job_ids,
+    parts_xcom,
+)
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
     JobOutputs,
     api_base_url,
     finish_job,
+    finish_jobs,
     output_exts,
+    raise_for_wait_failure,
 )
 from airflow_provider_mathpix.operators._validation import (
     FastTemplatingMixin,
@@ -77,7 +88,10 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         ObjectStoragePath; a trailing ``/`` means a folder); default under AIRFLOW_HOME.
     :param manifest_conn_id: storage connection for a manifest URI given as a string.
     :param allow_empty: with ``source_prefix``, succeed (without any request) when nothing matches.
-    :param max_files_per_job: refuse (before any request) a job larger than this.
+    :param max_files_per_job: split the documents into several Mathpix jobs of at most
+        this many files, named ``<job_id>.p0001``, ``<job_id>.p0002``, ... (deterministic:
+        a retry re-submits each item to the same job). XCom then adds ``job_ids`` and
+        ``job_count``; counters, manifest and the partial-success policy cover all parts.
     :param check_data_sources: check, before submitting, that every bucket involved is a
         registered Mathpix data source (one ``GET /files/v1/data-sources``).
     """
@@ -258,11 +272,13 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         if first is None:  # only reachable with allow_empty
             self.log.info("No file to convert (allow_empty=True); nothing submitted")
             return _empty_xcom(job_id)
-        stream = self._capped(itertools.chain([first], items))
+        stream = itertools.chain([first], items)
         if self.check_data_sources:
             self._check_data_sources(hook, outputs)
         # Pushed BEFORE submitting and waiting: a failed task still says which job it made.
         context["ti"].xcom_push(key="job_id", value=job_id)
+        if self.max_files_per_job is not None:
+            return self._execute_parts(context, hook, job_id, stream, job_options, outputs)
         result = hook.submit_job(
             stream, job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
         )
@@ -276,21 +292,109 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         if self.deferrable:
             event = check_once(check, ids_, self.log)
             if event is None:
-                self.defer(
-                    trigger=MathpixJobTrigger(
-                        job_id=job_id,
-                        conn_id=self.mathpix_conn_id,
-                        poll_interval=self.poll_interval,
-                        end_time=end_time,
-                    ),
-                    method_name="execute_complete",
-                    timeout=timedelta(seconds=self.timeout + DEFER_GRACE),
-                )
+                self._defer_on(job_id, end_time)
         else:
             event = wait_in_process(
                 check, ids=ids_, poll_interval=self.poll_interval, end_time=end_time, log=self.log
             )
         return self._finish(hook, event, outputs)
+
+    def _defer_on(self, job_id: str, deadline: float, **resume: Any) -> NoReturn:
+        """Hand the wait for ONE job to the triggerer (``resume``: where a split job goes on)."""
+        self.defer(
+            trigger=MathpixJobTrigger(
+                job_id=job_id,
+                conn_id=self.mathpix_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=deadline,
+            ),
+            method_name="execute_complete",
+            kwargs=resume or None,
+            timeout=timedelta(seconds=max(deadline - time.time(), 0.0) + DEFER_GRACE),
+        )
+
+    # ------------------------------------------------------------------ split jobs
+
+    def _execute_parts(
+        self,
+        context: Context,
+        hook: MathpixHook,
+        job_id: str,
+        stream: Iterator[dict[str, Any]],
+        job_options: dict[str, Any],
+        outputs: JobOutputs,
+    ) -> dict[str, Any]:
+        """Submit ``stream`` as consecutive jobs of at most ``max_files_per_job`` files.
+
+        Streaming: part ``k`` is filled from the listing (through the hook's chunked
+        submission) before part ``k+1`` is started, so memory holds one request chunk,
+        never the listing. The part ids are pushed (key ``job_ids``) before waiting.
+        """
+        part_ids: list[str] = []
+        file_count = 0
+        for index, part in enumerate(iter_parts(stream, self.max_files_per_job or 1), start=1):
+            part_id = part_job_id(job_id, index)
+            result = hook.submit_job(
+                part, job_id=part_id, max_items_per_request=self.max_items_per_request, **job_options
+            )
+            part_ids.append(part_id)
+            file_count += int(result.get("file_count") or 0)
+        self.log.info(
+            "Submitted %s files as %d Mathpix jobs (%s .. %s, at most %s files each)",
+            f"{file_count:,}",
+            len(part_ids),
+            part_ids[0],
+            part_ids[-1],
+            f"{self.max_files_per_job:,}",
+        )
+        context["ti"].xcom_push(key="job_ids", value=listed_job_ids(part_ids))
+        context["ti"].xcom_push(key="job_count", value=len(part_ids))
+        if not self.wait_for_completion:
+            return {
+                **_empty_xcom(job_id),
+                "status": "submitted",
+                "file_count": file_count,
+                **parts_xcom(part_ids),
+            }
+        end_time = time.time() + self.timeout
+        return self._wait_parts(hook, job_id, len(part_ids), 1, end_time, outputs)
+
+    def _wait_parts(
+        self,
+        hook: MathpixHook,
+        job_id: str,
+        part_count: int,
+        start: int,
+        end_time: float,
+        outputs: JobOutputs,
+    ) -> dict[str, Any]:
+        """Wait for parts ``start..part_count`` in turn, then report all parts as one.
+
+        Deferrable: each part is checked once and a trigger is created only for the
+        first unfinished one -- one trigger per job at a time, never one per file; the
+        resume (``execute_complete``) carries the part number and the deadline on.
+        """
+        for index in range(start, part_count + 1):
+            part_id = part_job_id(job_id, index)
+            check = lambda part_id=part_id: check_job(hook, part_id, self.log)  # noqa: E731
+            if self.deferrable:
+                event = check_once(check, {"job_id": part_id}, self.log)
+                if event is None:
+                    self._defer_on(part_id, end_time, part=index, part_count=part_count, end_time=end_time)
+            else:
+                event = wait_in_process(
+                    check,
+                    ids={"job_id": part_id},
+                    poll_interval=self.poll_interval,
+                    end_time=end_time,
+                    log=self.log,
+                )
+            raise_for_wait_failure(event)
+        part_ids = part_job_ids(job_id, part_count)
+        # Every part is complete: one GET each gives the counters the report sums.
+        events = [check_job(hook, part_id, self.log) or {"job_id": part_id} for part_id in part_ids]
+        xcom = finish_jobs(hook, job_id, events, outputs=outputs, finish=self._job_finish(), log=self.log)
+        return {**xcom, **parts_xcom(part_ids)}
 
     def _items(self, outputs: JobOutputs) -> Iterator[dict[str, Any]]:
         if self.files is not None:
@@ -313,22 +417,6 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             on_empty="succeed" if self.allow_empty else "fail",
         )
         return (self._with_destination(dict(item)) for item in walked)
-
-    def _capped(self, items: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Enforce ``max_files_per_job`` before any request.
-
-        Up to ``max_files_per_job + 1`` items are read ahead (the limit the DAG author
-        chose bounds that memory); only then does submission start.
-        """
-        if self.max_files_per_job is None:
-            return items
-        head = list(itertools.islice(items, self.max_files_per_job + 1))
-        if len(head) > self.max_files_per_job:
-            raise MathpixValidationError(
-                f"the job has more than max_files_per_job={self.max_files_per_job:,} files; "
-                "nothing was submitted (raise the limit or narrow source_prefix/pattern)"
-            )
-        return iter(head)
 
     def _check_data_sources(self, hook: MathpixHook, outputs: JobOutputs) -> None:
         """Fail before submitting when a bucket involved is not a registered data source.
@@ -357,8 +445,19 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         for uri in buckets.values():
             storage.check_data_source(hook, uri, data_sources=sources)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger: manifest, policy, XCom -- or a clear failure."""
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any],
+        part: int | None = None,
+        part_count: int | None = None,
+        end_time: float | None = None,
+    ) -> dict[str, Any]:
+        """Resume after the trigger: manifest, policy, XCom -- or a clear failure.
+
+        For a job split by ``max_files_per_job``, ``part``/``part_count``/``end_time``
+        (from the deferral) say which part finished; the remaining ones are waited on.
+        """
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         outputs = JobOutputs(
             exts=output_exts(self.conversion_formats),
@@ -370,21 +469,39 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             for f in self.files
         ):
             self._items(outputs)  # recompute the per-item destination overrides
-        return self._finish(hook, event, outputs)
+        if self.max_files_per_job is None:
+            return self._finish(hook, event, outputs)
+        raise_for_wait_failure(event)
+        job_id = self.job_id or ids.job_id_for(*ids.ids_from_context(context))
+        if part is None or part_count is None:
+            # A runner that replaces the resume kwargs by the event (``dag.test()`` does):
+            # the part is named by the event, the count was pushed before deferring.
+            part = part_index(job_id, str(event.get("job_id")))
+            part_count = int(context["ti"].xcom_pull(task_ids=self.task_id, key="job_count"))
+        deadline = end_time if end_time is not None else time.time() + self.timeout
+        return self._wait_parts(hook, job_id, part_count, part + 1, deadline, outputs)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets: the prefix (or the ``files`` sources) in, the destinations out.
+
+        ``None`` without the OpenLineage provider. A prefix is one dataset and a long
+        ``files`` list is bounded (collapsed to folders), so lineage of a 200,000-file job
+        is the data flow, not a 200,000-node fan-in.
+        """
+        return job_lineage(
+            source_prefix=self.source_prefix, files=self.files, destination_prefix=self.destination_prefix
+        )
+
+    def _job_finish(self) -> JobFinish:
+        return JobFinish(
+            manifest_path=self.manifest_path,
+            manifest_conn_id=self.manifest_conn_id,
+            max_error_ratio=self.max_error_ratio,
+            fail_on_file_errors=self.fail_on_file_errors,
+        )
 
     def _finish(self, hook: MathpixHook, event: Mapping[str, Any], outputs: JobOutputs) -> dict[str, Any]:
-        return finish_job(
-            hook,
-            event,
-            outputs=outputs,
-            finish=JobFinish(
-                manifest_path=self.manifest_path,
-                manifest_conn_id=self.manifest_conn_id,
-                max_error_ratio=self.max_error_ratio,
-                fail_on_file_errors=self.fail_on_file_errors,
-            ),
-            log=self.log,
-        )
+        return finish_job(hook, event, outputs=outputs, finish=self._job_finish(), log=self.log)
 
 
 _EXPLICIT_OPTIONS = frozenset(

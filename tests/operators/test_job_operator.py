@@ -164,7 +164,13 @@ def test_source_prefix_to_destination_prefix_on_s3(airflow_db, s3_emulator, pdf_
         )
         MathpixSubmitJobOperator(task_id="empty_allowed", source_prefix="s3://src/nothing/", allow_empty=True)
         MathpixSubmitJobOperator(task_id="empty_refused", source_prefix="s3://src/nothing/")
-        MathpixSubmitJobOperator(task_id="too_many", source_prefix="s3://src/", max_files_per_job=2)
+        MathpixSubmitJobOperator(
+            task_id="split",
+            source_prefix="s3://src/",
+            suffixes=[".pdf"],
+            max_files_per_job=2,
+            poll_interval=0.1,
+        )
 
     dag_run = run_dag(dag)
     logs = capsys.readouterr().out
@@ -174,13 +180,16 @@ def test_source_prefix_to_destination_prefix_on_s3(airflow_db, s3_emulator, pdf_
         "unregistered_destination": "failed",
         "empty_allowed": "success",
         "empty_refused": "failed",
-        "too_many": "failed",
+        "split": "success",
     }, logs[-5000:]
     assert "'unregistered' (aws) is not registered as a Mathpix data source" in logs
     assert "matched no object" in logs
-    assert "more than max_files_per_job=2 files; nothing was submitted" in logs
     assert xcom(dag_run, "empty_allowed")["status"] == "empty"
-    assert emulator.stats()["jobs_created"] == 1  # only convert_prefix submitted anything
+    # convert_prefix made one job; split walked three PDFs into two jobs (2 + 1 files).
+    assert emulator.stats()["jobs_created"] == 3
+    split = xcom(dag_run, "split")
+    assert (split["job_count"], split["file_count"], split["files_completed"]) == (2, 3, 3)
+    assert split["job_ids"] == [f"{split['job_id']}.p0001", f"{split['job_id']}.p0002"]
     result = xcom(dag_run, "convert_prefix")
     assert (result["file_count"], result["files_completed"], result["files_errored"]) == (2, 2, 0)
     assert result["manifest_uri"].endswith("out/manifests/" + result["job_id"] + ".jsonl")
