@@ -21,6 +21,7 @@ from airflow.sdk.configuration import conf
 from airflow_provider_mathpix import ids
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.lineage import operator_lineage
 from airflow_provider_mathpix.models import classify_uri, validate_id, validate_options
 from airflow_provider_mathpix.operators._errors import MathpixFileFailed, MathpixWaitTimeout
 from airflow_provider_mathpix.operators._results import (
@@ -189,6 +190,18 @@ class MathpixSubmitFileOperator(BaseOperator):
         return {**self.options, **{k: v for k, v in named.items() if v is not None}}
 
     # ------------------------------------------------------------------ execution
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets: the source (URI or uploaded path) in, ``destination_uri`` out.
+
+        ``None`` without the OpenLineage provider. Outputs left in Mathpix storage (no
+        ``destination_uri``) are not a dataset of the platform, so none is reported.
+        """
+        source = self.source_uri if self.source_uri is not None else self.source_path
+        return operator_lineage(
+            inputs=[source] if source is not None else [],
+            outputs=[self.destination_uri] if self.destination_uri else [],
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         options = self._validate(at_parse_time=False)

@@ -43,6 +43,7 @@ from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow_provider_mathpix import ids, manifests, models, storage
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.lineage import operator_lineage
 from airflow_provider_mathpix.operators._validation import is_template
 
 if TYPE_CHECKING:
@@ -431,6 +432,14 @@ class MathpixDownloadOutputsOperator(BaseOperator):
                 raise MathpixValidationError("destination must be a non-empty path or bucket URI")
             if "://" in self.destination:
                 storage.parse_location(self.destination, "destination")
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets: the download ``destination`` as the output.
+
+        ``None`` without the OpenLineage provider. The inputs are Mathpix's own storage,
+        not a dataset of the platform; the submit operator's lineage links the sources.
+        """
+        return operator_lineage(outputs=[self.destination])
 
     def execute(self, context: Context) -> dict[str, Any]:
         self._validate(at_parse_time=False)
