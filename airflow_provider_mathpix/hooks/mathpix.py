@@ -97,6 +97,17 @@ class MathpixHook(BaseHook):
             extra=conn.extra,
         )
 
+    @property
+    def base_url(self) -> str:
+        """The API base URL this hook talks to, without a trailing slash (read-only).
+
+        ``https://api.mathpix.com`` unless the connection's host names another (an
+        emulator, a proxy). Public because operators name outputs left in Mathpix storage
+        by it (``<base_url>/files/v1/<file_id>.<ext>``). Reads the connection once (then
+        cached); it carries no credential.
+        """
+        return self._get_settings().base_url.rstrip("/")
+
     def _get_settings(self) -> ClientSettings:
         if self._settings is None:
             from airflow.sdk.log import mask_secret
