@@ -17,15 +17,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_mathpix.exceptions import MathpixAPIError
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.manifests import manifest_uri as uri_of
-from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
-from airflow_provider_mathpix.operators._errors import (
+from airflow_provider_mathpix.exceptions import (
+    MathpixAPIError,
     MathpixFileFailed,
     MathpixJobFilesErrored,
     MathpixWaitTimeout,
 )
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import manifest_uri as uri_of
+from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
 from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, decide, format_errors_sample
 from airflow_provider_mathpix.storage import destination_for
 from airflow_provider_mathpix.triggers._status import record_error_text
@@ -34,20 +34,6 @@ from airflow_provider_mathpix.triggers._status import record_error_text
 MAX_ERROR_TEXT = 300
 #: Outputs Mathpix always produces, whatever ``conversion_formats`` asked for.
 ALWAYS_FORMATS = ("mmd",)
-DEFAULT_API_BASE = "https://api.mathpix.com"
-
-
-def api_base_url(hook: MathpixHook) -> str:
-    """The API base URL the hook talks to (outputs without a destination are served there).
-
-    Prefers a public ``base_url`` on the hook; until the hook exposes one, its resolved
-    connection settings (read once, cached by the hook) give the same value.
-    """
-    value = getattr(hook, "base_url", None)
-    if not isinstance(value, str) or not value:
-        get_settings = getattr(hook, "_get_settings", None)
-        value = getattr(get_settings(), "base_url", None) if callable(get_settings) else None
-    return value.rstrip("/") if isinstance(value, str) and value else DEFAULT_API_BASE
 
 
 def output_exts(conversion_formats: Mapping[str, bool] | Sequence[str] | None) -> list[str]:
@@ -169,6 +155,14 @@ class JobOutputs:
         )
 
 
+def _file_error(hook: MathpixHook, file_id: str) -> str:
+    """An errored file's reason, from its own record (the job listing does not carry it)."""
+    try:
+        return record_error_text(hook.get_file(file_id))
+    except MathpixAPIError as exc:
+        return f"(error detail unavailable: {exc.code})"
+
+
 def iter_job_records(
     hook: MathpixHook, job_id: str, outputs: JobOutputs, errors_sample: list[dict[str, Any]]
 ) -> Iterator[dict[str, Any]]:
@@ -188,10 +182,7 @@ def iter_job_records(
             "outputs": outputs.for_file(item["file_id"], item.get("custom_id")),
         }
     for item in hook.iter_job_files(job_id, status="error"):
-        try:
-            error = record_error_text(hook.get_file(item["file_id"]))
-        except MathpixAPIError as exc:
-            error = f"(error detail unavailable: {exc.code})"
+        error = _file_error(hook, item["file_id"])
         record = {
             "file_id": item["file_id"],
             "custom_id": item.get("custom_id"),
@@ -212,10 +203,7 @@ def sample_errors(hook: MathpixHook, job_ids: Sequence[str]) -> list[dict[str, A
     listings = (hook.iter_job_files(job_id, status="error") for job_id in job_ids)
     sample: list[dict[str, Any]] = []
     for item in itertools.islice(itertools.chain.from_iterable(listings), ERRORS_SAMPLE_SIZE):
-        try:
-            error = record_error_text(hook.get_file(item["file_id"]))
-        except MathpixAPIError as exc:
-            error = f"(error detail unavailable: {exc.code})"
+        error = _file_error(hook, item["file_id"])
         sample.append(
             {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": _short(error)}
         )

@@ -38,6 +38,22 @@ def has_template(value: Any) -> bool:
     return isinstance(value, ResolveMixin)
 
 
+def merge_named_options(
+    options: Mapping[str, Any], operator: object, named: frozenset[str], reserved: frozenset[str]
+) -> dict[str, Any]:
+    """``options`` plus the operator's own request arguments ``named`` (those that are set).
+
+    Why refuse ``reserved`` keys in ``options``: an argument the operator owns (a format,
+    an id, a destination) passed through the free-form ``options`` would silently override
+    or be overridden by it; the DAG author is told to use the argument instead.
+    """
+    clash = sorted(set(options) & reserved)
+    if clash:
+        raise MathpixValidationError(f"options sets {clash}; pass them as the operator's own arguments")
+    own = {key: getattr(operator, key) for key in sorted(named)}
+    return {**options, **{k: v for k, v in own.items() if v is not None}}
+
+
 def validate_wait_settings(poll_interval: object, timeout: object) -> tuple[float, float]:
     """``poll_interval`` > 0 and ``timeout`` >= 0, as seconds (floats or timedeltas)."""
     poll = _seconds(poll_interval, "poll_interval")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.triggers._status import (
@@ -24,7 +25,15 @@ from airflow_provider_mathpix.triggers._status import (
     progress_line,
 )
 
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+    from airflow.triggers.base import BaseTrigger
+
 Check = Callable[[], "dict[str, Any] | None"]
+
+#: Seconds added to the trigger's own deadline for Airflow's deferral timeout, so the
+#: trigger reports a clean ``timeout`` event before Airflow kills the deferral.
+DEFER_GRACE = 60.0
 
 
 def check_job(hook: MathpixHook, job_id: str, log: logging.Logger | Any) -> dict[str, Any] | None:
@@ -74,3 +83,33 @@ def wait_in_process(
         if left <= 0:
             return {**ids, "status": "timeout", "message": "the deadline passed before Mathpix finished"}
         sleep(min(max(poll_interval, 0.05), left))
+
+
+def wait_or_defer(
+    operator: BaseOperator,
+    check: Check,
+    *,
+    ids: dict[str, Any],
+    trigger: Callable[[], BaseTrigger],
+    poll_interval: float,
+    end_time: float,
+    resume: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one wait every operator does: the event payload, or a deferral.
+
+    Deferrable operators check once first (a finished job or file needs no trigger) and
+    otherwise defer to ``trigger()`` -- resuming in ``execute_complete`` with ``resume``
+    as extra keyword arguments -- with Airflow's own deferral timeout just past
+    ``end_time``. Others poll in the worker until a payload or the deadline.
+    """
+    if getattr(operator, "deferrable", False):
+        event = check_once(check, ids, operator.log)
+        if event is None:
+            operator.defer(
+                trigger=trigger(),
+                method_name="execute_complete",
+                kwargs=resume,
+                timeout=timedelta(seconds=max(end_time - time.time(), 0.0) + DEFER_GRACE),
+            )
+        return event
+    return wait_in_process(check, ids=ids, poll_interval=poll_interval, end_time=end_time, log=operator.log)

@@ -25,12 +25,14 @@ from airflow.sdk import BaseOperator
 from airflow_provider_mathpix import storage
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.models import DATA_SOURCE_PROVIDERS
 from airflow_provider_mathpix.operators._validation import is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-PROVIDERS = ("aws", "gcp", "azure")
+#: The providers Mathpix can register (the contract's rule, kept in ``models``).
+PROVIDERS = tuple(DATA_SOURCE_PROVIDERS)
 
 
 def _check_target(data_source_id: object, provider: object, bucket: object, *, at_parse_time: bool) -> None:
@@ -132,10 +134,10 @@ class MathpixCreateDataSourceOperator(BaseOperator):
         return {**existing, "created": False}
 
 
-class MathpixTestDataSourceOperator(BaseOperator):
-    """Ask Mathpix to probe a data source; fail the task with the API's message if the probe fails.
+class _DataSourceTargetOperator(BaseOperator):
+    """What the test and delete operators share: which registration they act on.
 
-    XCom: the probe result ``{"result", "checks": {"read", "write"}, "message", "data_source_id"}``.
+    Either ``data_source_id`` or ``provider`` + ``bucket`` (looked up in the list).
     """
 
     template_fields: Sequence[str] = ("data_source_id", "bucket")
@@ -156,14 +158,28 @@ class MathpixTestDataSourceOperator(BaseOperator):
         self.bucket = bucket
         self.mathpix_conn_id = mathpix_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def _target(self, hook: MathpixHook) -> str | None:
+        """The registration's id (None when provider + bucket is not registered)."""
         _check_target(self.data_source_id, self.provider, self.bucket, at_parse_time=False)
+        return _resolve_id(hook, self.data_source_id, self.provider, self.bucket)
+
+    def _not_registered(self) -> storage.DataSourceNotRegistered:
+        return storage.DataSourceNotRegistered(
+            f"{self.provider} bucket {self.bucket!r} is not registered as a Mathpix data source"
+        )
+
+
+class MathpixTestDataSourceOperator(_DataSourceTargetOperator):
+    """Ask Mathpix to probe a data source; fail the task with the API's message if the probe fails.
+
+    XCom: the probe result ``{"result", "checks": {"read", "write"}, "message", "data_source_id"}``.
+    """
+
+    def execute(self, context: Context) -> dict[str, Any]:
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
-        ds_id = _resolve_id(hook, self.data_source_id, self.provider, self.bucket)
+        ds_id = self._target(hook)
         if ds_id is None:
-            raise storage.DataSourceNotRegistered(
-                f"{self.provider} bucket {self.bucket!r} is not registered as a Mathpix data source"
-            )
+            raise self._not_registered()
         result = {**hook.test_data_source(ds_id), "data_source_id": ds_id}
         if result.get("result") != "ok":
             raise MathpixError(
@@ -174,42 +190,23 @@ class MathpixTestDataSourceOperator(BaseOperator):
         return result
 
 
-class MathpixDeleteDataSourceOperator(BaseOperator):
+class MathpixDeleteDataSourceOperator(_DataSourceTargetOperator):
     """Remove a data source registration (the bucket itself is untouched).
 
     ``missing_ok`` (default True): a registration that is already gone is a success, so
     a rerun of a teardown DAG does not fail. XCom: ``{"data_source_id", "status"}``.
     """
 
-    template_fields: Sequence[str] = ("data_source_id", "bucket")
-
-    def __init__(
-        self,
-        *,
-        data_source_id: str | None = None,
-        provider: str | None = None,
-        bucket: str | None = None,
-        missing_ok: bool = True,
-        mathpix_conn_id: str = MathpixHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, missing_ok: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        _check_target(data_source_id, provider, bucket, at_parse_time=True)
-        self.data_source_id = data_source_id
-        self.provider = provider
-        self.bucket = bucket
         self.missing_ok = missing_ok
-        self.mathpix_conn_id = mathpix_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        _check_target(self.data_source_id, self.provider, self.bucket, at_parse_time=False)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
-        ds_id = _resolve_id(hook, self.data_source_id, self.provider, self.bucket)
+        ds_id = self._target(hook)
         if ds_id is None:
             if not self.missing_ok:
-                raise storage.DataSourceNotRegistered(
-                    f"{self.provider} bucket {self.bucket!r} is not registered as a Mathpix data source"
-                )
+                raise self._not_registered()
             return {"data_source_id": None, "status": "absent"}
         try:
             return hook.delete_data_source(ds_id)

@@ -12,37 +12,31 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.configuration import conf
 
 from airflow_provider_mathpix import ids
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixValidationError, MathpixWaitTimeout
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
-from airflow_provider_mathpix.models import classify_uri, validate_id, validate_options
-from airflow_provider_mathpix.operators._errors import MathpixFileFailed, MathpixWaitTimeout
+from airflow_provider_mathpix.models import COMMON_OPTION_KEYS, classify_uri, validate_id, validate_options
 from airflow_provider_mathpix.operators._results import (
-    api_base_url,
     file_xcom,
     output_exts,
     raise_for_wait_failure,
 )
 from airflow_provider_mathpix.operators._validation import (
     is_template,
+    merge_named_options,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import check_file, check_once, wait_in_process
+from airflow_provider_mathpix.operators._waiting import check_file, wait_or_defer
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-#: Seconds added to the trigger's own deadline for Airflow's deferral timeout, so the
-#: trigger reports a clean ``timeout`` event before Airflow kills it.
-DEFER_GRACE = 60.0
 
 SourcePath = str | os.PathLike[str] | ObjectStoragePath
 
@@ -173,21 +167,7 @@ class MathpixSubmitFileOperator(BaseOperator):
         return validate_options(options, "", allow_item_keys=True)
 
     def _request_options(self) -> dict[str, Any]:
-        clash = sorted(set(self.options) & _EXPLICIT_OPTIONS)
-        if clash:
-            raise MathpixValidationError(
-                f"options sets {clash}; pass them as the operator's own arguments instead"
-            )
-        named = {
-            "conversion_formats": self.conversion_formats,
-            "destination_uri": self.destination_uri,
-            "destination_basename": self.destination_basename,
-            "image_output_mode": self.image_output_mode,
-            "callback_url": self.callback_url,
-            "callback_headers": self.callback_headers,
-            "callback_events": self.callback_events,
-        }
-        return {**self.options, **{k: v for k, v in named.items() if v is not None}}
+        return merge_named_options(self.options, self, _NAMED_OPTIONS, _EXPLICIT_OPTIONS)
 
     # ------------------------------------------------------------------ execution
 
@@ -223,24 +203,16 @@ class MathpixSubmitFileOperator(BaseOperator):
         formats = self._formats()
         check = lambda: check_file(hook, file_id, formats, self.log)  # noqa: E731
         end_time = time.time() + self.timeout
-        if self.deferrable:
-            event = check_once(check, ids_, self.log)
-            if event is None:
-                self.defer(
-                    trigger=MathpixFileTrigger(
-                        file_id=file_id,
-                        conn_id=self.mathpix_conn_id,
-                        poll_interval=self.poll_interval,
-                        end_time=end_time,
-                        formats=formats,
-                    ),
-                    method_name="execute_complete",
-                    timeout=timedelta(seconds=self.timeout + DEFER_GRACE),
-                )
-        else:
-            event = wait_in_process(
-                check, ids=ids_, poll_interval=self.poll_interval, end_time=end_time, log=self.log
-            )
+        trigger = lambda: MathpixFileTrigger(  # noqa: E731
+            file_id=file_id,
+            conn_id=self.mathpix_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
+            formats=formats,
+        )
+        event = wait_or_defer(
+            self, check, ids=ids_, trigger=trigger, poll_interval=self.poll_interval, end_time=end_time
+        )
         return self.execute_complete(context, event)
 
     def _submit(self, hook: MathpixHook, options: dict[str, Any], key: str) -> str:
@@ -270,28 +242,17 @@ class MathpixSubmitFileOperator(BaseOperator):
             file_id,
             record,
             exts=output_exts(self.conversion_formats),
-            api_base=api_base_url(hook),
+            api_base=hook.base_url,
             destination_uri=self.destination_uri,
             destination_basename=self.destination_basename,
             status=status,
         )
 
 
+#: The operator's own arguments that go into the request as they are.
+_NAMED_OPTIONS = (COMMON_OPTION_KEYS - {"metadata"}) | {"destination_uri", "destination_basename"}
 #: Arguments of the operator that must not be smuggled in through ``options``.
-_EXPLICIT_OPTIONS = frozenset(
-    {
-        "conversion_formats",
-        "destination_uri",
-        "destination_basename",
-        "image_output_mode",
-        "job_id",
-        "custom_id",
-        "callback_url",
-        "callback_headers",
-        "callback_events",
-        "source_uri",
-    }
-)
+_EXPLICIT_OPTIONS = _NAMED_OPTIONS | {"job_id", "custom_id", "source_uri"}
 
 
 def _flatten(value: Any) -> list[Any]:

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.configuration import conf
 
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.exceptions import MathpixJobFilesErrored, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
 from airflow_provider_mathpix.models import submit_image_batch_request
-from airflow_provider_mathpix.operators._errors import MathpixJobFilesErrored
 from airflow_provider_mathpix.operators._policy import (
     ERRORS_SAMPLE_SIZE,
     decide,
@@ -37,7 +35,7 @@ from airflow_provider_mathpix.operators._validation import (
     has_template,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import check_once, wait_in_process
+from airflow_provider_mathpix.operators._waiting import wait_or_defer
 from airflow_provider_mathpix.triggers._status import batch_event_payload
 from airflow_provider_mathpix.triggers.mathpix import MathpixImageBatchTrigger
 
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
 
 #: Up to this many keys, results travel in XCom; beyond, in a JSON Lines file.
 MAX_INLINE_KEYS = 100
-DEFER_GRACE = 60.0
 
 
 class MathpixImageBatchOperator(FastTemplatingMixin, BaseOperator):
@@ -123,21 +120,12 @@ class MathpixImageBatchOperator(FastTemplatingMixin, BaseOperator):
             return {**ids, **payload} if payload is not None else None
 
         end_time = time.time() + self.timeout
-        if self.deferrable:
-            event = check_once(check, ids, self.log)
-            if event is None:
-                self.defer(
-                    trigger=MathpixImageBatchTrigger(
-                        batch_id=batch_id,
-                        conn_id=self.mathpix_conn_id,
-                        poll_interval=interval,
-                        end_time=end_time,
-                    ),
-                    method_name="execute_complete",
-                    timeout=timedelta(seconds=self.timeout + DEFER_GRACE),
-                )
-        else:
-            event = wait_in_process(check, ids=ids, poll_interval=interval, end_time=end_time, log=self.log)
+        trigger = lambda: MathpixImageBatchTrigger(  # noqa: E731
+            batch_id=batch_id, conn_id=self.mathpix_conn_id, poll_interval=interval, end_time=end_time
+        )
+        event = wait_or_defer(
+            self, check, ids=ids, trigger=trigger, poll_interval=interval, end_time=end_time
+        )
         return self.execute_complete(context, event)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

@@ -17,18 +17,26 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.configuration import conf
 
 from airflow_provider_mathpix import ids, storage
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.exceptions import (
+    MathpixJobFilesErrored,
+    MathpixValidationError,
+    MathpixWaitTimeout,
+)
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import job_lineage
-from airflow_provider_mathpix.models import JobItemChecker, classify_uri, validate_id, validate_options
-from airflow_provider_mathpix.operators._errors import MathpixJobFilesErrored, MathpixWaitTimeout
+from airflow_provider_mathpix.models import (
+    COMMON_OPTION_KEYS,
+    JobItemChecker,
+    classify_uri,
+    validate_id,
+    validate_options,
+)
 from airflow_provider_mathpix.operators._job_parts import (
     iter_parts,
     listed_job_ids,
@@ -41,7 +49,6 @@ from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
     JobOutputs,
-    api_base_url,
     finish_job,
     finish_jobs,
     output_exts,
@@ -51,15 +58,14 @@ from airflow_provider_mathpix.operators._validation import (
     FastTemplatingMixin,
     has_template,
     is_template,
+    merge_named_options,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import check_job, check_once, wait_in_process
+from airflow_provider_mathpix.operators._waiting import check_job, wait_or_defer
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
-
-DEFER_GRACE = 60.0
 
 __all__ = ["MathpixJobFilesErrored", "MathpixSubmitJobOperator", "MathpixWaitTimeout"]
 
@@ -211,18 +217,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         return validate_options(options, "", allow_item_keys=False)
 
     def _job_options(self) -> dict[str, Any]:
-        clash = sorted(set(self.options) & _EXPLICIT_OPTIONS)
-        if clash:
-            raise MathpixValidationError(f"options sets {clash}; pass them as the operator's own arguments")
-        named = {
-            "conversion_formats": self.conversion_formats,
-            "image_output_mode": self.image_output_mode,
-            "metadata": self.metadata,
-            "callback_url": self.callback_url,
-            "callback_headers": self.callback_headers,
-            "callback_events": self.callback_events,
-        }
-        return {**self.options, **{k: v for k, v in named.items() if v is not None}}
+        return merge_named_options(self.options, self, COMMON_OPTION_KEYS, _EXPLICIT_OPTIONS)
 
     def _with_destination(self, item: dict[str, Any]) -> dict[str, Any]:
         if self.destination_prefix and "destination_uri" not in item:
@@ -264,7 +259,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         job_id = self.job_id or ids.job_id_for(*ids.ids_from_context(context))
         outputs = JobOutputs(
             exts=output_exts(job_options.get("conversion_formats")),
-            api_base=api_base_url(hook),
+            api_base=hook.base_url,
             destination_prefix=self.destination_prefix,
         )
         items = self._items(outputs)
@@ -286,31 +281,22 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         self.log.info("Submitted Mathpix job %s with %s files", job_id, f"{file_count:,}")
         if not self.wait_for_completion:
             return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count}
-        ids_ = {"job_id": job_id}
-        check = lambda: check_job(hook, job_id, self.log)  # noqa: E731
-        end_time = time.time() + self.timeout
-        if self.deferrable:
-            event = check_once(check, ids_, self.log)
-            if event is None:
-                self._defer_on(job_id, end_time)
-        else:
-            event = wait_in_process(
-                check, ids=ids_, poll_interval=self.poll_interval, end_time=end_time, log=self.log
-            )
+        event = self._wait_job(hook, job_id, time.time() + self.timeout)
         return self._finish(hook, event, outputs)
 
-    def _defer_on(self, job_id: str, deadline: float, **resume: Any) -> NoReturn:
-        """Hand the wait for ONE job to the triggerer (``resume``: where a split job goes on)."""
-        self.defer(
-            trigger=MathpixJobTrigger(
-                job_id=job_id,
-                conn_id=self.mathpix_conn_id,
-                poll_interval=self.poll_interval,
-                end_time=deadline,
-            ),
-            method_name="execute_complete",
-            kwargs=resume or None,
-            timeout=timedelta(seconds=max(deadline - time.time(), 0.0) + DEFER_GRACE),
+    def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> dict[str, Any]:
+        """Wait for ONE job in the worker, or defer to its trigger (``resume``: a split job's place)."""
+        trigger = lambda: MathpixJobTrigger(  # noqa: E731
+            job_id=job_id, conn_id=self.mathpix_conn_id, poll_interval=self.poll_interval, end_time=deadline
+        )
+        return wait_or_defer(
+            self,
+            lambda: check_job(hook, job_id, self.log),
+            ids={"job_id": job_id},
+            trigger=trigger,
+            poll_interval=self.poll_interval,
+            end_time=deadline,
+            resume=resume or None,
         )
 
     # ------------------------------------------------------------------ split jobs
@@ -376,19 +362,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         """
         for index in range(start, part_count + 1):
             part_id = part_job_id(job_id, index)
-            check = lambda part_id=part_id: check_job(hook, part_id, self.log)  # noqa: E731
-            if self.deferrable:
-                event = check_once(check, {"job_id": part_id}, self.log)
-                if event is None:
-                    self._defer_on(part_id, end_time, part=index, part_count=part_count, end_time=end_time)
-            else:
-                event = wait_in_process(
-                    check,
-                    ids={"job_id": part_id},
-                    poll_interval=self.poll_interval,
-                    end_time=end_time,
-                    log=self.log,
-                )
+            event = self._wait_job(
+                hook, part_id, end_time, part=index, part_count=part_count, end_time=end_time
+            )
             raise_for_wait_failure(event)
         part_ids = part_job_ids(job_id, part_count)
         # Every part is complete: one GET each gives the counters the report sums.
@@ -461,7 +437,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         outputs = JobOutputs(
             exts=output_exts(self.conversion_formats),
-            api_base=api_base_url(hook),
+            api_base=hook.base_url,
             destination_prefix=self.destination_prefix,
         )
         if self.files is not None and any(
@@ -504,18 +480,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         return finish_job(hook, event, outputs=outputs, finish=self._job_finish(), log=self.log)
 
 
-_EXPLICIT_OPTIONS = frozenset(
-    {
-        "conversion_formats",
-        "image_output_mode",
-        "metadata",
-        "callback_url",
-        "callback_headers",
-        "callback_events",
-        "job_id",
-        "files",
-    }
-)
+#: Arguments of the operator that must not be smuggled in through ``options``.
+_EXPLICIT_OPTIONS = COMMON_OPTION_KEYS | {"job_id", "files"}
 
 
 def _empty_xcom(job_id: str) -> dict[str, Any]:

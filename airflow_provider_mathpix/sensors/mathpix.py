@@ -27,22 +27,18 @@ from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
     JobOutputs,
-    api_base_url,
     file_xcom,
     finish_job,
     output_exts,
     raise_for_wait_failure,
 )
 from airflow_provider_mathpix.operators._validation import has_template
-from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once
+from airflow_provider_mathpix.operators._waiting import DEFER_GRACE, check_file, check_job, check_once
 from airflow_provider_mathpix.triggers._status import ALWAYS_READY
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
-
-#: Extra seconds Airflow waits beyond the trigger's own deadline before killing it.
-DEFER_GRACE = 60.0
 
 
 class _MathpixSensor(BaseSensorOperator):
@@ -176,7 +172,7 @@ class MathpixJobSensor(_MathpixSensor):
             event,
             outputs=JobOutputs(
                 exts=output_exts(self.conversion_formats),
-                api_base=api_base_url(hook),
+                api_base=hook.base_url,
                 destination_prefix=self.destination_prefix,
             ),
             finish=JobFinish(
@@ -246,7 +242,7 @@ class MathpixFileSensor(_MathpixSensor):
             self.file_id,
             hook.get_file(self.file_id),
             exts=output_exts(self.formats),
-            api_base=api_base_url(hook),
+            api_base=hook.base_url,
             destination_uri=self.destination_uri,
             destination_basename=self.destination_basename,
         )

@@ -201,3 +201,38 @@ def test_resume_kwargs_of_a_real_triggerer_carry_the_part_on(airflow_db, emulato
     result = resumed.execute_complete({}, event, part=1, part_count=2, end_time=time.time() + 60)  # type: ignore[arg-type]
     assert result["job_ids"] == ["kwresume.p0001", "kwresume.p0002"]
     assert (result["file_count"], result["files_completed"]) == (4, 4)
+
+
+def test_a_sensor_mapped_over_job_ids_gates_each_part(airflow_db, emulator, pdf_server, tmp_path):
+    """``wait_for_completion=False`` + a sensor mapped over the parts' ids: one sensor
+    instance (and manifest) per part, as the docs suggest."""
+    from airflow.sdk import task
+
+    from airflow_provider_mathpix.sensors.mathpix import MathpixJobSensor
+
+    docs = [pdf_server.same(f"doc{i}") for i in range(3)]
+    with _dag("mathpix_split_sensors") as dag:
+        submit = MathpixSubmitJobOperator(
+            task_id="submit", files=docs, max_files_per_job=2, wait_for_completion=False
+        )
+
+        @task
+        def part_ids(result: dict) -> list[str]:
+            return result["job_ids"]  # Airflow maps over return values, not custom keys
+
+        MathpixJobSensor.partial(task_id="wait", poke_interval=0.1, manifest_path=f"{tmp_path}/").expand(
+            job_id=part_ids(submit.output)
+        )
+
+    dag_run = run_dag(dag)
+
+    base = xcom(dag_run, "submit")["job_id"]
+    assert task_states(dag_run) == {
+        "submit": "success",
+        "part_ids": "success",
+        "wait[0]": "success",
+        "wait[1]": "success",
+    }
+    parts = [xcom(dag_run, "wait", map_index=i) for i in (0, 1)]
+    assert [p["job_id"] for p in parts] == [f"{base}.p0001", f"{base}.p0002"]
+    assert [p["files_completed"] for p in parts] == [2, 1]
