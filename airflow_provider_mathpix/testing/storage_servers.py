@@ -504,6 +504,16 @@ def list_keys(server: StorageServer, bucket: str, prefix: str = "") -> list[str]
     return [blob.name for blob in container.list_blobs(name_starts_with=prefix)]
 
 
+def read_object(server: StorageServer, bucket: str, key: str) -> bytes:
+    """One object's bytes (test assertions on what the emulator wrote into a bucket)."""
+    if server.kind == "s3":
+        return bytes(_s3_admin(server).get_object(Bucket=bucket, Key=key)["Body"].read())
+    if server.kind == "gs":
+        return bytes(_gcs_admin(server).bucket(bucket).blob(key).download_as_bytes())
+    blob = _azure_admin(server).get_blob_client(container=bucket, blob=key)
+    return bytes(blob.download_blob().readall())
+
+
 def _s3_admin(server: StorageServer) -> Any:
     from .buckets import _make_s3_client
 

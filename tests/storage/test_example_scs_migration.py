@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.testing.storage_servers import StorageServer, list_keys, put_objects
+from airflow_provider_mathpix.testing.storage_servers import (
+    StorageServer,
+    list_keys,
+    put_objects,
+    read_object,
+)
 
 
 def test_scs_migration_example_end_to_end(
@@ -50,6 +55,17 @@ def test_scs_migration_example_end_to_end(
         for ext in ("mmd", "md", "docx", "lines.json"):
             assert f"processed/2026-05/{name}/{name}.{ext}" in keys, sorted(keys)
     assert not any("index.csv" in k for k in keys)
+
+    # image_output_mode="local": the crops land in <destination_uri>/images/ (one stand-in PNG
+    # per page of the one-page sample) and the Markdown links them relatively, as SCS did.
+    for name in ("contract-001.pdf", "contract-002.pdf"):
+        folder = f"processed/2026-05/{name}/"
+        crops = sorted(k for k in keys if k.startswith(f"{folder}images/"))
+        assert crops == [f"{folder}images/{name}_page1.png"], sorted(keys)
+        assert read_object(s3_server, out, crops[0]).startswith(b"\x89PNG\r\n\x1a\n")
+        for ext in ("mmd", "md"):
+            text = read_object(s3_server, out, f"{folder}{name}.{ext}").decode()
+            assert f"![](images/{name}_page1.png)" in text, text
 
     # Retention: the files are gone from Mathpix storage once the outputs are safe.
     deleted = xcom(run, "delete_from_mathpix")
