@@ -269,10 +269,11 @@ def finish_jobs(
         log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)
     elif files_errored:
         errors_sample = sample_errors(hook, job_ids)
-    statuses = {str(part.get("job_status") or "completed") for part in parts}
+    statuses = [str(part.get("job_status") or "completed") for part in parts]
     xcom = {
         "job_id": name,
-        "status": statuses.pop() if len(statuses) == 1 else "completed",
+        # One part not completed (never expected: each was waited on) is not hidden.
+        "status": next((s for s in statuses if s != "completed"), "completed"),
         "file_count": file_count,
         "files_completed": sum(int(part.get("files_completed") or 0) for part in parts),
         "files_errored": files_errored,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from airflow.sdk import DAG, task
 
 from airflow_provider_mathpix.ids import custom_id_from_uri
@@ -77,9 +78,17 @@ def test_partial_success_policy_at_none_some_and_all_errored(
     assert APP_KEY not in logs
 
 
-def test_retried_task_resubmits_the_same_ids_without_new_files(airflow_db, emulator, pdf_server, tmp_path):
+@pytest.mark.parametrize(
+    ("max_files_per_job", "deferrable", "jobs"),
+    [(None, False, 1), (2, True, 2)],
+    ids=["one_job", "split_deferred"],
+)
+def test_retried_task_resubmits_the_same_ids_without_new_files(
+    airflow_db, emulator, pdf_server, tmp_path, max_files_per_job, deferrable, jobs
+):
     """Try 1 submits, then dies (a non-retryable API error while checking the job); try 2
-    re-submits the very same job_id and custom_ids: the emulator creates no new file."""
+    re-submits the very same job_id(s) and custom_ids: the emulator creates no new file.
+    Split into parts (``max_files_per_job``), each item goes back to its own part."""
     sources = [
         pdf_server.doc("one-page.pdf"),
         pdf_server.doc("two-pages.pdf"),
@@ -87,10 +96,13 @@ def test_retried_task_resubmits_the_same_ids_without_new_files(airflow_db, emula
     ]
     # The first status check after submitting fails hard (quota_exceeded is never retried).
     emulator.set_faults([{"method": "GET", "path": "/files/v1/jobs/*", "kind": "quota_exceeded", "count": 1}])
-    with _dag("mathpix_retry_idempotent") as dag:
+    dag_id = "mathpix_retry_idempotent" if max_files_per_job is None else "mathpix_retry_idempotent_split"
+    with _dag(dag_id) as dag:
         MathpixSubmitJobOperator(
             task_id="submit",
             files=sources,
+            max_files_per_job=max_files_per_job,
+            deferrable=deferrable,
             poll_interval=0.1,
             manifest_path=f"{tmp_path}/",
             retries=1,
@@ -104,12 +116,13 @@ def test_retried_task_resubmits_the_same_ids_without_new_files(airflow_db, emula
     assert ti.try_number == 2
     stats = emulator.stats()
     assert stats["faults_injected"] == 1
-    assert stats["jobs_created"] == 1
+    assert stats["jobs_created"] == jobs
     assert stats["files_created"] == 3  # try 2 created nothing new...
     assert stats["duplicates_absorbed"] == 3  # ...Mathpix handed back the files of try 1
     result = xcom(dag_run, "submit")
     assert result["file_count"] == 3 and result["files_completed"] == 3
-    assert result["job_id"].startswith("airflow:mathpix_retry_idempotent:submit:")
+    assert result["job_id"].startswith(f"airflow:{dag_id}:submit:")
+    assert result.get("job_count", 1) == jobs
 
 
 def test_source_prefix_to_destination_prefix_on_s3(airflow_db, s3_emulator, pdf_server, capsys):

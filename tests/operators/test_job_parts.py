@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.ids import custom_id_from_uri, job_id_for
 from airflow_provider_mathpix.manifests import read_manifest
 from airflow_provider_mathpix.models import MAX_ID_LENGTH, validate_id
@@ -25,6 +26,7 @@ from airflow_provider_mathpix.operators._job_parts import (
     part_job_ids,
     parts_xcom,
 )
+from airflow_provider_mathpix.operators._waiting import check_job, wait_in_process
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from tests.system.support import APP_KEY, run_dag, task_states, xcom, xcom_json_size
 
@@ -142,37 +144,6 @@ def test_split_job_waits_for_every_part_and_reports_totals(
     assert APP_KEY not in logs
 
 
-def test_retried_split_job_resubmits_each_item_to_the_same_job(airflow_db, emulator, pdf_server, tmp_path):
-    """Try 1 submits three jobs then dies while checking; try 2 re-submits the same
-    items to the same part ids (deferred this time): no new job, no new file."""
-    docs = [pdf_server.same(f"doc{i}") for i in range(5)]
-    emulator.set_faults([{"method": "GET", "path": "/files/v1/jobs/*", "kind": "quota_exceeded", "count": 1}])
-    with _dag("mathpix_split_retry") as dag:
-        MathpixSubmitJobOperator(
-            task_id="submit",
-            files=docs,
-            max_files_per_job=2,
-            deferrable=True,
-            poll_interval=0.1,
-            manifest_path=f"{tmp_path}/",
-            retries=1,
-            retry_delay=timedelta(seconds=0),
-        )
-
-    dag_run = run_dag(dag)
-
-    assert task_states(dag_run) == {"submit": "success"}
-    [ti] = dag_run.get_task_instances()
-    assert ti.try_number == 2
-    stats = emulator.stats()
-    assert stats["faults_injected"] == 1
-    assert stats["jobs_created"] == 3
-    assert stats["files_created"] == 5  # try 2 created nothing new...
-    assert stats["duplicates_absorbed"] == 5  # ...every item went back to its own job
-    result = xcom(dag_run, "submit")
-    assert (result["file_count"], result["files_completed"], result["job_count"]) == (5, 5, 3)
-
-
 def test_part_index_inverts_part_job_id():
     long_id = "z" * MAX_ID_LENGTH
     for base in ("nightly", long_id):
@@ -196,7 +167,15 @@ def test_resume_kwargs_of_a_real_triggerer_carry_the_part_on(airflow_db, emulato
     resumed = MathpixSubmitJobOperator(
         task_id="resume", files=docs, manifest_path=f"{tmp_path}/", deferrable=False, **common
     )
-    event = {"status": "success", "job_id": "kwresume.p0001", "job_status": "completed"}
+    # The event a trigger would yield for part 1 (waited for here: it is then really complete).
+    hook = MathpixHook()
+    event = wait_in_process(
+        lambda: check_job(hook, "kwresume.p0001", resumed.log),
+        ids={"job_id": "kwresume.p0001"},
+        poll_interval=0.1,
+        end_time=time.time() + 60,
+        log=resumed.log,
+    )
     # part_count=2 although three parts exist: the kwargs, not a lookup, decide.
     result = resumed.execute_complete({}, event, part=1, part_count=2, end_time=time.time() + 60)  # type: ignore[arg-type]
     assert result["job_ids"] == ["kwresume.p0001", "kwresume.p0002"]
