@@ -25,7 +25,7 @@ T = TypeVar("T")
 #: ten-entry ``errors_sample`` the job XCom stays under 10 KB whatever the part count.
 #: Past it, ``job_ids`` holds the first parts and ``job_count`` says how many there are;
 #: every id is derivable with :func:`part_job_id`.
-MAX_LISTED_JOB_IDS_CHARS = 3_000
+MAX_LISTED_JOB_IDS_CHARS = 2_000
 _HASH_LENGTH = 16
 
 

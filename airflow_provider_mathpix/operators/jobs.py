@@ -68,7 +68,7 @@ from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
-__all__ = ["MathpixJobFilesErrored", "MathpixSubmitJobOperator", "MathpixWaitTimeout"]
+__all__ = ["MathpixJobFilesErrored", "MathpixSubmitJobOperator", "MathpixWaitTimeout", "part_job_id"]
 
 FileEntry = str | Mapping[str, Any]
 

@@ -45,6 +45,9 @@ def test_part_ids_are_suffixed_stable_and_always_valid():
     assert part_job_id(long_a, 2) == part_job_id(long_a, 2) and part_job_id(long_a, 2).endswith(".p0002")
     with pytest.raises(ValueError, match="starts at 1"):
         part_job_id("j", 0)
+    from airflow_provider_mathpix.operators import jobs
+
+    assert jobs.part_job_id is part_job_id  # public where the operator lives
 
 
 def test_iter_parts_reads_the_stream_lazily():
@@ -215,3 +218,22 @@ def test_a_sensor_mapped_over_job_ids_gates_each_part(airflow_db, emulator, pdf_
     parts = [xcom(dag_run, "wait", map_index=i) for i in (0, 1)]
     assert [p["job_id"] for p in parts] == [f"{base}.p0001", f"{base}.p0002"]
     assert [p["files_completed"] for p in parts] == [2, 1]
+
+
+def test_xcom_of_a_split_job_stays_small_in_the_worst_case():
+    """Longest ids, ten longest errors, a long manifest URI and thousands of parts: < 10 KB."""
+    from airflow_provider_mathpix.operators._results import _short
+
+    sample = [{"custom_id": "c" * 256, "file_id": "f" * 36, "error": _short("e" * 10_000)} for _ in range(10)]
+    xcom = {
+        "job_id": "j" * MAX_ID_LENGTH,
+        "status": "completed",
+        "file_count": 2_000_000,
+        "files_completed": 0,
+        "files_errored": 2_000_000,
+        "manifest_uri": "s3://" + "m" * 1000,
+        "errors_sample": sample,
+        **parts_xcom(part_job_ids("j" * MAX_ID_LENGTH, 5_000)),
+    }
+    assert xcom["job_count"] == 5_000 and len(xcom["job_ids"]) >= 5
+    assert len(json.dumps(xcom).encode()) < 10_000
