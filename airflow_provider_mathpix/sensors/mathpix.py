@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -33,7 +32,7 @@ from airflow_provider_mathpix.operators._results import (
     raise_for_wait_failure,
 )
 from airflow_provider_mathpix.operators._validation import has_template
-from airflow_provider_mathpix.operators._waiting import DEFER_GRACE, check_file, check_job, check_once
+from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once, wait_or_defer
 from airflow_provider_mathpix.triggers._status import ALWAYS_READY
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
 
@@ -79,15 +78,17 @@ class _MathpixSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
-        # Check once before deferring: a finished job needs no trigger.
-        event = check_once(lambda: self._check(hook), self._ids(), self.log)
-        if event is not None:
-            return self._complete(hook, event)
-        self.defer(
-            trigger=self._trigger(time.time() + self.timeout),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + DEFER_GRACE),
+        end_time = time.time() + self.timeout
+        # Checks once before deferring: a finished job needs no trigger.
+        event = wait_or_defer(
+            self,
+            lambda: self._check(hook),
+            ids=self._ids(),
+            trigger=lambda: self._trigger(end_time),
+            poll_interval=self.poke_interval,
+            end_time=end_time,
         )
+        return self._complete(hook, event)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume from the trigger; a ``timeout`` event is a sensor timeout."""
