@@ -9,11 +9,12 @@ operator, the sensor and the docs all agree, and so it is tested without any I/O
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.exceptions import MathpixJobFilesErrored, MathpixValidationError
 
 #: How many errored files a failure message (and XCom's ``errors_sample``) names.
 ERRORS_SAMPLE_SIZE = 10
@@ -82,3 +83,41 @@ def format_errors_sample(sample: Iterable[Mapping[str, Any]]) -> str:
         name = item.get("custom_id") or item.get("file_id") or "?"
         lines.append(f"  - {name} (file_id {item.get('file_id')}): {item.get('error') or 'unknown error'}")
     return "\n".join(lines)
+
+
+def enforce_policy(
+    xcom: dict[str, Any],
+    *,
+    subject: str,
+    file_count: int,
+    files_errored: int,
+    errors_sample: Sequence[Mapping[str, Any]],
+    max_error_ratio: float,
+    fail_on_file_errors: bool,
+    log: logging.Logger | Any,
+    noun: str = "files",
+    note: str = "",
+) -> dict[str, Any]:
+    """Return ``xcom`` (logging a warning for tolerated errors) or raise ``MathpixJobFilesErrored``.
+
+    ``subject`` names what finished (``job <id>``, ``image batch <id>``) and ``noun`` its
+    members; ``note`` is appended to the message (e.g. where the manifest is). The
+    exception's ``job_id`` is the XCom's ``job_id`` (or ``batch_id``).
+    """
+    decision = decide(
+        file_count, files_errored, max_error_ratio=max_error_ratio, fail_on_file_errors=fail_on_file_errors
+    )
+    if decision.outcome == "ok":
+        return xcom
+    reason = decision.reason if noun == "files" else decision.reason.replace("files", noun)
+    message = f"Mathpix {subject}: {reason}. Errored {noun}:\n{format_errors_sample(errors_sample)}{note}"
+    if decision.outcome == "warn":
+        log.warning("%s", message)
+        return xcom
+    raise MathpixJobFilesErrored(
+        message,
+        job_id=str(xcom.get("job_id") or xcom.get("batch_id")),
+        files_errored=files_errored,
+        file_count=file_count,
+        errors_sample=errors_sample,
+    )

@@ -20,13 +20,12 @@ from typing import Any
 from airflow_provider_mathpix.exceptions import (
     MathpixAPIError,
     MathpixFileFailed,
-    MathpixJobFilesErrored,
     MathpixWaitTimeout,
 )
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri as uri_of
 from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
-from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, decide, format_errors_sample
+from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, enforce_policy
 from airflow_provider_mathpix.storage import destination_for
 from airflow_provider_mathpix.triggers._status import record_error_text
 
@@ -280,25 +279,15 @@ def finish_jobs(
         "manifest_uri": manifest_uri,
         "errors_sample": errors_sample,
     }
-    decision = decide(
-        file_count,
-        files_errored,
+    more = f"\n(manifest with every errored file: {manifest_uri})" if manifest_uri else ""
+    return enforce_policy(
+        xcom,
+        subject=f"job {name} ({len(parts)} jobs)" if split else f"job {name}",
+        file_count=file_count,
+        files_errored=files_errored,
+        errors_sample=errors_sample,
         max_error_ratio=finish.max_error_ratio,
         fail_on_file_errors=finish.fail_on_file_errors,
-    )
-    if decision.outcome == "ok":
-        return xcom
-    detail = format_errors_sample(errors_sample)
-    more = f"\n(manifest with every errored file: {manifest_uri})" if manifest_uri else ""
-    what = f"job {name} ({len(parts)} jobs)" if split else f"job {name}"
-    message = f"Mathpix {what}: {decision.reason}. Errored files:\n{detail}{more}"
-    if decision.outcome == "warn":
-        log.warning("%s", message)
-        return xcom
-    raise MathpixJobFilesErrored(
-        message,
-        job_id=name,
-        files_errored=files_errored,
-        file_count=file_count,
-        errors_sample=errors_sample,
+        log=log,
+        note=more,
     )

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.configuration import conf
 
-from airflow_provider_mathpix.exceptions import MathpixJobFilesErrored, MathpixValidationError
+from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
 from airflow_provider_mathpix.models import submit_image_batch_request
 from airflow_provider_mathpix.operators._policy import (
     ERRORS_SAMPLE_SIZE,
-    decide,
-    format_errors_sample,
+    enforce_policy,
     validate_max_error_ratio,
 )
 from airflow_provider_mathpix.operators._results import raise_for_wait_failure
@@ -149,27 +148,16 @@ class MathpixImageBatchOperator(FastTemplatingMixin, BaseOperator):
             )
             write_manifest(path, _result_lines(keys, results))
             xcom["results_uri"] = manifest_uri(path)
-        decision = decide(
-            len(keys),
-            len(errors),
+        return enforce_policy(
+            xcom,
+            subject=f"image batch {batch_id}",
+            noun="images",
+            file_count=len(keys),
+            files_errored=len(errors),
+            errors_sample=errors[:ERRORS_SAMPLE_SIZE],
             max_error_ratio=self.max_error_ratio,
             fail_on_file_errors=self.fail_on_file_errors,
-        )
-        if decision.outcome == "ok":
-            return xcom
-        message = (
-            f"Mathpix image batch {batch_id}: {decision.reason.replace('files', 'images')}. Errored images:\n"
-            + format_errors_sample(errors[:ERRORS_SAMPLE_SIZE])
-        )
-        if decision.outcome == "warn":
-            self.log.warning("%s", message)
-            return xcom
-        raise MathpixJobFilesErrored(
-            message,
-            job_id=str(batch_id),
-            files_errored=len(errors),
-            file_count=len(keys),
-            errors_sample=errors[:ERRORS_SAMPLE_SIZE],
+            log=self.log,
         )
 
     @staticmethod
