@@ -44,6 +44,16 @@ def check_job(hook: MathpixHook, job_id: str, log: logging.Logger | Any) -> dict
     return {"job_id": job_id, **payload} if payload is not None else None
 
 
+def job_counters(hook: MathpixHook, job_id: str) -> dict[str, Any]:
+    """A job's counters as they are now, in the shape of a ``success`` payload.
+
+    For a job already known to be complete (a part of a split job waited on earlier),
+    whose counters a report sums.
+    """
+    progress = JobProgress.from_record(hook.get_job(job_id))
+    return {"job_id": job_id, "job_status": progress.status, **progress.as_dict()}
+
+
 def check_file(
     hook: MathpixHook, file_id: str, formats: Sequence[str] | None, log: logging.Logger | Any
 ) -> dict[str, Any] | None:

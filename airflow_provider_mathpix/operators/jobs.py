@@ -61,8 +61,7 @@ from airflow_provider_mathpix.operators._validation import (
     merge_named_options,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import check_job, wait_or_defer
-from airflow_provider_mathpix.triggers._status import JobProgress
+from airflow_provider_mathpix.operators._waiting import check_job, job_counters, wait_or_defer
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
 if TYPE_CHECKING:
@@ -369,7 +368,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             raise_for_wait_failure(event)
         part_ids = part_job_ids(job_id, part_count)
         # Every part is complete: one GET each gives the counters the report sums.
-        events = [_job_counters(hook, part_id) for part_id in part_ids]
+        events = [job_counters(hook, part_id) for part_id in part_ids]
         xcom = finish_jobs(hook, job_id, events, outputs=outputs, finish=self._job_finish(), log=self.log)
         return {**xcom, **parts_xcom(part_ids)}
 
@@ -483,12 +482,6 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
 
 #: Arguments of the operator that must not be smuggled in through ``options``.
 _EXPLICIT_OPTIONS = COMMON_OPTION_KEYS | {"job_id", "files"}
-
-
-def _job_counters(hook: MathpixHook, job_id: str) -> dict[str, Any]:
-    """A job's counters in the shape of a trigger's ``success`` payload (as they are now)."""
-    progress = JobProgress.from_record(hook.get_job(job_id))
-    return {"job_id": job_id, "job_status": progress.status, **progress.as_dict()}
 
 
 def _empty_xcom(job_id: str) -> dict[str, Any]:
