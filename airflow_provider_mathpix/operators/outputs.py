@@ -29,13 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import queue
-import shutil
-import tempfile
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
@@ -44,17 +38,22 @@ from airflow_provider_mathpix import ids, manifests, models, storage
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
+from airflow_provider_mathpix.operators._download import (  # noqa: F401 - re-exported for callers
+    ERRORS_SAMPLE,
+    LOCAL_PROTOCOLS,
+    DownloadTotals,
+    OutputDownloader,
+    Target,
+    _job_targets,
+    _listed_targets,
+    _ManifestFeed,
+)
 from airflow_provider_mathpix.operators._validation import is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: Bytes of one output kept in memory before its spool file moves to disk.
-SPOOL_MAX_BYTES = 4 * 1024 * 1024
-COPY_CHUNK = 1024 * 1024
 MAX_CONCURRENCY = 256
-ERRORS_SAMPLE = 10
-_LOCAL = ("", "file", "local")
 
 
 # ---------------------------------------------------------------------- validation (pure)
@@ -118,7 +117,7 @@ def destination_display(destination: str | ObjectStoragePath) -> str:
             text = "file://" + os.path.abspath(text)
         return text
     protocol = destination.protocol or "file"
-    if protocol in _LOCAL:
+    if protocol in LOCAL_PROTOCOLS:
         return "file://" + os.path.abspath(destination.path)
     return f"{protocol}://{destination.bucket}/{destination.key}".rstrip("/")
 
@@ -126,212 +125,6 @@ def destination_display(destination: str | ObjectStoragePath) -> str:
 def destination_asset(destination: str | ObjectStoragePath) -> Asset:
     """The Asset that stands for a download destination (the same URI a consumer DAG schedules on)."""
     return Asset(uri=destination_display(destination))
-
-
-# ---------------------------------------------------------------------- the download engine
-@dataclass
-class DownloadTotals:
-    """Counters of one download run (small: they go to XCom)."""
-
-    files: int = 0
-    written: int = 0
-    skipped: int = 0
-    failed: int = 0
-    bytes_written: int = 0
-    errors_sample: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Target:
-    file_id: str
-    name: str  # custom_id when known, else file_id
-    custom_id: str | None = None
-
-
-async def _job_targets(hook: MathpixHook, job_id: str) -> AsyncIterator[Target]:
-    async for record in hook.aiter_job_files(job_id, status="completed"):
-        custom_id = record.get("custom_id") or None
-        yield Target(record["file_id"], custom_id or record["file_id"], custom_id)
-
-
-async def _listed_targets(file_ids: Sequence[str]) -> AsyncIterator[Target]:
-    for file_id in file_ids:
-        yield Target(file_id, file_id)
-
-
-class _ManifestFeed:
-    """Records from the event loop into C's (blocking) JSON Lines writer on its own thread."""
-
-    _END = object()
-
-    def __init__(self, path: ObjectStoragePath) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
-        self._result: list[Any] = []
-        self._thread = threading.Thread(
-            target=self._write, args=(path,), name="mathpix-manifest", daemon=True
-        )
-        self._thread.start()
-
-    def _records(self) -> Iterator[dict[str, Any]]:
-        while (item := self._queue.get()) is not self._END:
-            yield item
-
-    def _write(self, path: ObjectStoragePath) -> None:
-        try:
-            self._result.append(manifests.write_manifest(path, self._records()))
-        except BaseException as exc:  # reported by close(); keep draining so producers never block
-            self._result.append(exc)
-            while self._queue.get() is not self._END:
-                pass
-
-    def put(self, record: dict[str, Any]) -> None:
-        self._queue.put(record)
-
-    def close(self) -> int:
-        self._queue.put(self._END)
-        self._thread.join()
-        outcome = self._result[0] if self._result else 0
-        if isinstance(outcome, BaseException):
-            raise MathpixError(f"could not write the download manifest: {outcome}") from outcome
-        return int(outcome)
-
-
-def _existing_size(target: ObjectStoragePath) -> int | None:
-    """Blocking: the size of ``target``, or None when it does not exist."""
-    try:
-        return int(target.stat().st_size)
-    except FileNotFoundError:
-        return None
-
-
-def _store(spool: Any, target: ObjectStoragePath, size: int, skip_existing: bool) -> str:
-    """Blocking: copy the spooled output to ``target`` unless the same size is already there."""
-    if skip_existing and _existing_size(target) == size:
-        return "skipped"
-    if target.protocol in _LOCAL:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    spool.seek(0)
-    with target.open("wb") as out:
-        shutil.copyfileobj(spool, out, COPY_CHUNK)
-    return "written"
-
-
-class OutputDownloader:
-    """Download ``formats`` of each target into ``destination`` with ``concurrency`` workers."""
-
-    def __init__(
-        self,
-        hook: MathpixHook,
-        destination: ObjectStoragePath,
-        destination_uri: str,
-        formats: Sequence[str],
-        *,
-        concurrency: int = 16,
-        skip_existing: bool = True,
-        trust_existing: bool = False,
-        format_timeout: float = 600.0,
-        format_poll_interval: float = 2.0,
-        record: Callable[[dict[str, Any]], None] = lambda _: None,
-        log: Any = None,
-    ) -> None:
-        self.hook = hook
-        self.destination = destination
-        self.destination_uri = destination_uri
-        self.formats = list(formats)
-        self.concurrency = concurrency
-        self.skip_existing = skip_existing
-        self.trust_existing = trust_existing
-        self.format_timeout = format_timeout
-        self.format_poll_interval = format_poll_interval
-        self.record = record
-        self.log = log
-        self.totals = DownloadTotals()
-
-    async def run(self, targets: AsyncIterator[Target]) -> DownloadTotals:
-        work: asyncio.Queue[tuple[Target, str] | None] = asyncio.Queue(maxsize=self.concurrency * 2)
-        with ThreadPoolExecutor(
-            max_workers=min(self.concurrency, 32), thread_name_prefix="mathpix-out"
-        ) as pool:
-            workers = [asyncio.create_task(self._worker(work, pool)) for _ in range(self.concurrency)]
-            try:
-                async with self.hook:
-                    async for target in targets:
-                        self.totals.files += 1
-                        for ext in self.formats:
-                            await work.put((target, ext))
-                        if self.log and self.totals.files % 1000 == 0:
-                            self.log.info("Queued outputs of %d files", self.totals.files)
-                    for _ in workers:
-                        await work.put(None)
-                    await asyncio.gather(*workers)
-            except BaseException:
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
-        return self.totals
-
-    async def _worker(self, work: asyncio.Queue[tuple[Target, str] | None], pool: ThreadPoolExecutor) -> None:
-        while (job := await work.get()) is not None:
-            target, ext = job
-            await self._one(target, ext, pool)
-
-    async def _one(self, target: Target, ext: str, pool: ThreadPoolExecutor) -> None:
-        name = f"{target.name}.{ext}"
-        uri = f"{self.destination_uri}/{name}"
-        rec: dict[str, Any] = {
-            "file_id": target.file_id,
-            "custom_id": target.custom_id,
-            "ext": ext,
-            "uri": uri,
-        }
-        loop = asyncio.get_running_loop()
-        try:
-            if self.trust_existing:
-                size = await loop.run_in_executor(pool, _existing_size, self.destination / name)
-                if size is not None:
-                    self.totals.skipped += 1
-                    rec.update(status="skipped", bytes=size)
-                    self.record(rec)
-                    return
-            with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_BYTES) as spool:
-                size = await self._download(target.file_id, ext, spool)
-                status = await loop.run_in_executor(
-                    pool, _store, spool, self.destination / name, size, self.skip_existing
-                )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            message = exc.message if isinstance(exc, MathpixAPIError) else f"{type(exc).__name__}: {exc}"
-            code = exc.code if isinstance(exc, MathpixAPIError) else "storage_error"
-            self.totals.failed += 1
-            rec.update(status="error", error=code, message=message[:500])
-            if len(self.totals.errors_sample) < ERRORS_SAMPLE:
-                self.totals.errors_sample.append(
-                    {"file_id": target.file_id, "custom_id": target.custom_id, "ext": ext, "error": code}
-                )
-            self.record(rec)
-            return
-        if status == "written":
-            self.totals.written += 1
-            self.totals.bytes_written += size
-        else:
-            self.totals.skipped += 1
-        rec.update(status=status, bytes=size)
-        self.record(rec)
-
-    async def _download(self, file_id: str, ext: str, spool: Any) -> int:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.format_timeout
-        while True:
-            spool.seek(0)
-            spool.truncate()
-            try:
-                return int(await self.hook.adownload_output(file_id, ext, to=spool))
-            except MathpixAPIError as exc:
-                if exc.code != "format_not_ready" or loop.time() + self.format_poll_interval > deadline:
-                    raise
-            await asyncio.sleep(self.format_poll_interval)
 
 
 # ---------------------------------------------------------------------- the operators
