@@ -199,8 +199,8 @@ def test_a_sensor_mapped_over_job_ids_gates_each_part(airflow_db, emulator, pdf_
         )
 
         @task
-        def part_ids(result: dict) -> list[str]:
-            return result["job_ids"]  # Airflow maps over return values, not custom keys
+        def part_ids(result: dict) -> list[str]:  # Airflow maps over return values, not custom keys
+            return [part_job_id(result["job_id"], k) for k in range(1, result["job_count"] + 1)]
 
         MathpixJobSensor.partial(task_id="wait", poke_interval=0.1, manifest_path=f"{tmp_path}/").expand(
             job_id=part_ids(submit.output)
