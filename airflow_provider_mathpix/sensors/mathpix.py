@@ -12,6 +12,7 @@ and XCom as ``MathpixSubmitJobOperator``.
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,17 +56,21 @@ class _MathpixSensor(BaseSensorOperator):
         self.mathpix_conn_id = mathpix_conn_id
         self.deferrable = deferrable
 
+    @abstractmethod
     def _ids(self) -> dict[str, Any]:
-        raise NotImplementedError  # pragma: no cover - each sensor names its id
+        """The ids this sensor waits on, for log lines and XCom."""
 
+    @abstractmethod
     def _check(self, hook: MathpixHook) -> dict[str, Any] | None:
-        raise NotImplementedError  # pragma: no cover
+        """One status check: an event payload when the wait is over, else None."""
 
+    @abstractmethod
     def _trigger(self, end_time: float) -> MathpixJobTrigger | MathpixFileTrigger:
-        raise NotImplementedError  # pragma: no cover
+        """The trigger to defer to, carrying the absolute deadline."""
 
+    @abstractmethod
     def _result(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError  # pragma: no cover
+        """Turn the final event into the XCom value (the policy may raise instead)."""
 
     def poke(self, context: Context) -> PokeReturnValue:
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)

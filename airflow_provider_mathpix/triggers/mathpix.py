@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -53,12 +54,14 @@ class _PollingTrigger(BaseTrigger):
     def _base_kwargs(self) -> dict[str, Any]:
         return {"conn_id": self.conn_id, "poll_interval": self.poll_interval, "end_time": self.end_time}
 
+    @abstractmethod
     def _ids(self) -> dict[str, Any]:
-        raise NotImplementedError  # pragma: no cover - abstract; each trigger names its ids
+        """The ids this trigger waits on, for its serialized kwargs and log lines."""
 
+    @abstractmethod
     async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
         """One poll: an event payload when the wait is over, else None."""
-        raise NotImplementedError  # pragma: no cover - abstract
+        ...
 
     def _timeout_payload(self) -> dict[str, Any]:
         return {"status": "timeout", "message": "the deadline passed before Mathpix finished"}
