@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from typing import Any
 
 import httpx
 import psutil
+from _emulator import emulator_process
 
 from airflow_provider_mathpix.testing.outputs import minimal_pdf
 
@@ -77,23 +76,6 @@ def doc_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{srv.server_port}"
     finally:
         srv.shutdown()
-
-
-@contextmanager
-def emulator_process() -> Iterator[tuple[str, int]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_mathpix.testing", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    url = line.split(" on ", 1)[1].split()[0]
-    try:
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def warm_up(client: httpx.Client, docs: str) -> None:

@@ -29,54 +29,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
+from _emulator import emulator_process
 
 APP_KEY = "bench-app-key"
 APP_ID = "bench-app-id"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def emulator_process() -> Iterator[str]:
-    """Start the emulator CLI in a subprocess and wait until it answers."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_mathpix.testing", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/_emulator/stats", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the emulator did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def measure(
@@ -115,7 +79,7 @@ def main() -> int:
             json.dumps(record)
         return str(record["custom_id"])
 
-    with emulator_process() as url:
+    with emulator_process() as (url, _pid):
         os.environ["AIRFLOW_CONN_MATHPIX_BENCH"] = json.dumps(
             {"conn_type": "mathpix", "host": url, "password": APP_KEY, "login": APP_ID}
         )

@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from storage_prefix_submit import APP_KEY, emulator_process  # noqa: E402
+from _emulator import emulator_process  # noqa: E402
+from storage_prefix_submit import APP_KEY  # noqa: E402
 
 OUT_BUCKET = "bench-out"
 
@@ -98,7 +99,7 @@ def main() -> int:
     from airflow_provider_mathpix.testing.storage_servers import create_bucket, moto_s3_server
 
     pdf_url, pdf_server = serve_pdf()
-    with moto_s3_server() as s3, emulator_process() as url:
+    with moto_s3_server() as s3, emulator_process() as (url, _pid):
         os.environ.update(s3.airflow_env)
         os.environ["AIRFLOW_CONN_MATHPIX_DEFAULT"] = json.dumps(
             {"conn_type": "mathpix", "host": url, "password": APP_KEY}

@@ -27,17 +27,16 @@ What it measures, and why it is fair:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from _emulator import emulator_process
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -45,41 +44,6 @@ sys.path.insert(0, str(REPO))
 APP_KEY = "bench-app-key"
 BUCKET = "bench-src"
 PREFIX = "docs/"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def emulator_process() -> Iterator[str]:
-    """The emulator CLI in its own process (its memory is not the provider's)."""
-    import httpx
-
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_mathpix.testing", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/_emulator/stats", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the emulator did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def child(prefix: str, walk_only: bool) -> None:
@@ -115,7 +79,7 @@ def child(prefix: str, walk_only: bool) -> None:
 def measure(count: int, walk_only: bool = False) -> dict[str, Any]:
     from airflow_provider_mathpix.testing.storage_servers import seeded_moto_s3_server
 
-    with seeded_moto_s3_server(BUCKET, PREFIX, count) as s3, emulator_process() as url:
+    with seeded_moto_s3_server(BUCKET, PREFIX, count) as s3, emulator_process() as (url, _pid):
         env = {
             **os.environ,
             **s3.airflow_env,

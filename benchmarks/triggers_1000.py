@@ -33,7 +33,6 @@ import http.server
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import threading
@@ -42,47 +41,9 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+from _emulator import emulator_process
+
 APP_KEY = "bench-app-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def emulator(job_seconds: float) -> Iterator[str]:
-    port = _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "airflow_provider_mathpix.testing",
-        "--port",
-        str(port),
-        "--time-per-file",
-        str(job_seconds),
-        "--time-per-page",
-        "0",
-        "--format-lag",
-        "0",
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _control(url, "GET", "/_emulator/stats")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the emulator did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _control(url: str, method: str, path: str) -> dict[str, Any]:
@@ -231,7 +192,8 @@ def main() -> int:
         return 0
 
     rows = []
-    with emulator(args.job_seconds) as url, pdf_source() as source:
+    emulator_args = ("--time-per-file", str(args.job_seconds), "--time-per-page", "0", "--format-lag", "0")
+    with emulator_process(*emulator_args) as (url, _pid), pdf_source() as source:
         for n, own_tls in ((args.baseline, False), (args.triggers, False), (args.triggers, True)):
             report = scenario(url, source, n, args.poll_interval, args.job_seconds, own_tls)
             if report["statuses"] != ["success"]:
