@@ -21,6 +21,9 @@ class EmulatorConfig:
     ``app_keys``/``app_ids``: allow-lists (None: any non-empty value).
     ``fetch_workers``: bounded pool reading sources; ``fetch_timeout`` per source.
     ``page_size_default``/``page_size_max``: job file listing (the hook must not depend on them).
+    ``public_hosts``: ``{"host.example.com": "http://127.0.0.1:PORT"}``: public https sources on
+    these hosts are read from the given base URL instead (a sandbox without internet serves
+    the public sample documents a client's tests name from a loopback server).
     """
 
     app_keys: frozenset[str] | None = None
@@ -45,6 +48,7 @@ class EmulatorConfig:
     jobs_page_max: int = 1000
     max_items_per_call: int = 200_000
     source_cache_ttl: float = 300.0
+    public_hosts: dict[str, str] = field(default_factory=dict)
 
     #: settings a running emulator may change (``configure()`` / ``PUT /_emulator/config``)
     TUNABLE = (
@@ -61,7 +65,7 @@ class EmulatorConfig:
     )
 
     def copy(self) -> EmulatorConfig:
-        return dataclasses.replace(self, faults=list(self.faults))
+        return dataclasses.replace(self, faults=list(self.faults), public_hosts=dict(self.public_hosts))
 
     def public(self) -> dict[str, Any]:
         """The settings as JSON (never the storage secrets)."""

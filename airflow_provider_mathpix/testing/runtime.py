@@ -24,7 +24,12 @@ class Runtime:
         self.stats = Stats()
         self.store = Store()
         self.buckets = Buckets(config.storage)
-        self.cache = SourceCache(self.buckets, timeout=config.fetch_timeout, ttl=config.source_cache_ttl)
+        self.cache = SourceCache(
+            self.buckets,
+            timeout=config.fetch_timeout,
+            ttl=config.source_cache_ttl,
+            public_hosts=config.public_hosts,
+        )
         self.fetcher = Fetcher(self, config.fetch_workers)
         secret = (
             config.webhook_secret

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -84,8 +85,17 @@ class SourceCache:
     200,000-item job with distinct URLs does not turn the cache into the memory hog.
     """
 
-    def __init__(self, buckets: Buckets, *, timeout: float, ttl: float, max_entries: int = 4096) -> None:
+    def __init__(
+        self,
+        buckets: Buckets,
+        *,
+        timeout: float,
+        ttl: float,
+        max_entries: int = 4096,
+        public_hosts: dict[str, str] | None = None,
+    ) -> None:
         self.buckets = buckets
+        self.public_hosts = dict(public_hosts or {})
         self.timeout = timeout
         self.ttl = ttl
         self.max_entries = max_entries
@@ -139,12 +149,19 @@ class SourceCache:
         assert entry.result is not None
         return entry.result
 
+    def _public_host_url(self, uri: str) -> str:
+        parts = urlsplit(uri)
+        base = self.public_hosts.get(parts.hostname or "") if parts.scheme == "https" else None
+        if base is None:
+            return uri
+        return base.rstrip("/") + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
     def read(self, uri: str, location: Location) -> bytes:
         """The raw bytes behind ``uri`` (uncached); raises :class:`ApiError` with the file's error code."""
         if location.kind == "bucket":
             return self.buckets.read(uri)
         try:
-            resp = self._http.get(uri, timeout=self.timeout)
+            resp = self._http.get(self._public_host_url(uri), timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise ApiError("not_found", f"the source could not be fetched: {type(exc).__name__}") from None
         if resp.status_code in (404, 410):
