@@ -24,6 +24,7 @@ from .runtime import Runtime
 V3_FORMATS = frozenset(
     {
         "text",
+        "text_display",
         "html",
         "data",
         "latex_simplified",
@@ -36,6 +37,21 @@ V3_FORMATS = frozenset(
     }
 )
 OCR_BEHAVIORS = ("latex", "text")
+#: ``include_detected_alphabets``: which scripts the image holds (the emulator sees only Latin)
+_DETECTED_ALPHABETS = {
+    "en": True,
+    "hi": False,
+    "zh": False,
+    "ja": False,
+    "ko": False,
+    "ru": False,
+    "th": False,
+    "ta": False,
+    "te": False,
+    "gu": False,
+    "bn": False,
+    "vi": False,
+}
 _ids = itertools.count(1)
 _ids_lock = threading.Lock()
 
@@ -47,6 +63,7 @@ class Batch:
     batch_id: int
     keys: list[str]
     specs: dict[str, tuple[str, tuple[str, ...], str]]
+    alphabets: bool
     created_at: float
     callback: tuple[str, tuple[tuple[str, str], ...]] | None
     results: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
@@ -103,7 +120,7 @@ def submit(rt: Runtime, body: Any) -> dict[str, Any]:
             classify_uri(url, f"urls.{key}", allow_loopback_http=rt.config.allow_loopback_http)
         except ApiError as exc:
             raise V3Error("image_download_error", exc.message) from None
-        default = ("text",) if behavior == "text" else ("latex_simplified",)
+        default = ("text",) if behavior == "text" else ("latex",)
         specs[str(key)] = (url, fmts or default, behavior)
     callback = None
     cb = body.get("callback")
@@ -120,7 +137,10 @@ def submit(rt: Runtime, body: Any) -> dict[str, Any]:
         callback = (url, headers)
     with _ids_lock:
         batch_id = next(_ids)
-    batch = Batch(batch_id, list(specs), specs, time.time(), callback)
+    alphabets = body.get("include_detected_alphabets", False)
+    if not isinstance(alphabets, bool):
+        raise V3Error("json_syntax", "include_detected_alphabets must be true or false")
+    batch = Batch(batch_id, list(specs), specs, alphabets, time.time(), callback)
     store = rt.store
     with store.lock:
         store.batches[batch_id] = batch
@@ -142,6 +162,8 @@ def _process(rt: Runtime, store: Any, batch: Batch) -> None:
     for i, key in enumerate(batch.keys):
         url, fmts, behavior = batch.specs[key]
         result = _result(rt, url, fmts, behavior)
+        if batch.alphabets and "error" not in result:
+            result["detected_alphabets"] = dict(_DETECTED_ALPHABETS)
         batch.results[key] = (time.time() + rt.config.time_per_image * (i + 1), result)
     done = batch.done_at()
     if batch.callback is not None and done is not None:
@@ -175,7 +197,9 @@ def _result(rt: Runtime, url: str, fmts: tuple[str, ...], behavior: str) -> dict
     latex = f"\\text{{{kind}}} \\; {width} \\times {height} \\; \\mathrm{{{digest}}}"
     text = f"\\( {latex} \\)"
     values = {
+        "latex": latex,
         "text": text,
+        "text_display": f"\\[ {latex} \\]",
         "html": f'<div><span class="math-inline">{text}</span></div>',
         "data": [{"type": "latex", "value": latex}],
         "latex_simplified": latex,

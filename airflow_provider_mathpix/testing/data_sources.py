@@ -1,25 +1,37 @@
 """Data sources (register, list, test, delete), onboarding identities and webhook config.
 
-Registration is per bucket (Azure: per container, optionally per account); a second
-registration of the same bucket is ``409 conflict``. The test probe asks the emulated
-buckets whether the bucket is reachable; a failed probe is still HTTP 200 with
-``result: "failed"``.
+Registration is per bucket (Azure: per container and storage account); a second
+registration of the same bucket is ``409 conflict``. An ``aws``/``iam_role`` grant must
+name the group's ``external_id`` (from onboarding); a GCS registration verifies bucket
+control at once (no control: ``400``; bucket store unreachable: ``503 unavailable``). The
+test probe asks the emulated buckets whether the bucket is reachable; a failed probe is
+still HTTP 200 with ``result: "failed"``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 from . import ids
 from .errors import ApiError
-from .rules import check_data_source
+from .rules import bad, check_data_source
 from .runtime import Runtime
 from .state import DataSource
 
 
 def create(rt: Runtime, body: Any) -> dict[str, Any]:
+    """Blocking (a GCS registration probes the bucket): run it off the event loop."""
     spec = check_data_source(body)
+    external_id = spec.details.get("aws_external_id")
+    if external_id is not None and external_id != group_external_id(rt):
+        raise bad(
+            "provider_specific_details.aws_external_id is not this group's external_id "
+            "(GET /files/v1/onboarding/identities → aws.external_id)"
+        )
+    if spec.provider == "gcp":
+        _verify_gcs_control(rt, spec.bucket)
     store = rt.store
     with store.lock:
         for ds in store.ds_index.get((spec.provider, spec.bucket), ()):
@@ -93,18 +105,38 @@ def _probe_result(read: bool, write: bool, message: str) -> dict[str, Any]:
     }
 
 
-def onboarding_identities() -> dict[str, Any]:
-    """The identities a customer grants (fixed, fake values in the emulator)."""
+def _verify_gcs_control(rt: Runtime, bucket: str) -> None:
+    """GCS registration proves bucket control up front, as Mathpix does."""
+    try:
+        checks = rt.buckets.store().probe("gcp", bucket, None)
+    except ApiError:
+        raise ApiError(
+            "unavailable", f"the bucket store cannot reach gs://{bucket} now; retry later"
+        ) from None
+    except Exception as exc:
+        raise ApiError("unavailable", f"gs://{bucket} could not be reached: {type(exc).__name__}") from None
+    if not (checks.get("read") and checks.get("write")):
+        raise bad(
+            f"could not verify control of gs://{bucket}: grant the Mathpix service account access first"
+        )
+
+
+def group_external_id(rt: Runtime) -> str:
+    """The group's external id (stable for an emulator's lifetime; derived from its seed)."""
+    return "mpx-ext-" + hashlib.sha256(f"mathpix-emulator-group:{rt.config.seed}".encode()).hexdigest()[:24]
+
+
+def onboarding_identities(rt: Runtime) -> dict[str, Any]:
+    """The identities a customer grants (fake values in the emulator, in the contract's shape)."""
+    external_id = group_external_id(rt)
     return {
-        "aws": {
-            "principal_arn": "arn:aws:iam::000000000000:role/mathpix-files-api-emulator",
-            "account_id": "000000000000",
-        },
+        "aws": {"trust_account_id": "000000000000", "external_id": external_id},
         "azure": {
+            "app_id": "00000000-0000-0000-0000-00000000e1a7",
             "tenant_id": "00000000-0000-0000-0000-000000000000",
-            "client_id": "00000000-0000-0000-0000-00000000e1a7",
-            "app_name": "mathpix-files-api-emulator",
         },
-        "gcp": {"service_account": "files-api@mathpix-emulator.iam.gserviceaccount.com"},
-        "external_id": "mathpix-emulator-external-id",
+        "gcp": {
+            "service_account_email": "files-api@mathpix-emulator.iam.gserviceaccount.com",
+            "external_id": external_id,
+        },
     }

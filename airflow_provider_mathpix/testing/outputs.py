@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import html
 import io
+import base64
 import json
+import struct
+import zlib
 import zipfile
 from collections.abc import Callable, Sequence
 
@@ -30,6 +33,9 @@ CONTENT_TYPES: dict[str, str] = {
     "pdf": "application/pdf",
     "latex.pdf": "application/pdf",
     "tex.zip": "application/zip",
+    "latex": "application/x-tex",
+    "jpg": "image/jpeg",
+    "png": "image/png",
     "md.zip": "application/zip",
     "mmd.zip": "application/zip",
     "html.zip": "application/zip",
@@ -257,7 +263,45 @@ _RENDERERS: dict[str, Callable[[Document, list[str]], bytes]] = {
     "pdf": _pdf,
     "latex.pdf": lambda d, t: minimal_pdf(t),
     "tex.zip": _tex_zip,
+    "latex": lambda d, t: _tex_source(t).encode("utf-8"),
+    "jpg": lambda d, t: _GREY_JPEG,
+    "png": lambda d, t: page_crop_png(),
     "md.zip": _bundle("md", _mmd),
     "mmd.zip": _bundle("mmd", _mmd),
     "html.zip": _bundle("html", _html),
 }
+
+
+def page_crop_png(width: int = 4, height: int = 4) -> bytes:
+    """A small valid grey PNG standing in for a figure crop (the emulator does no layout analysis)."""
+    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+#: an 8x8 grey baseline JPEG (the emulator does no rendering; the bytes only need to be a real JPEG)
+_GREY_JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1R"
+    "V19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj"
+    "Y2NjY2NjY2NjY2NjY2P/wAARCAAIAAgDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAA"
+    "AgEDAwIEAwUFBAQAAAF9AQIDAAQRBRIhMUEGE1FhByJxFDKBkaEII0KxwRVS0fAkM2JyggkKFhcYGRolJicoKSo0NTY3ODk6"
+    "Q0RFRkdISUpTVFVWV1hZWmNkZWZnaGlqc3R1dnd4eXqDhIWGh4iJipKTlJWWl5iZmqKjpKWmp6ipqrKztLW2t7i5usLDxMXG"
+    "x8jJytLT1NXW19jZ2uHi4+Tl5ufo6erx8vP09fb3+Pn6/8QAHwEAAwEBAQEBAQEBAQAAAAAAAAECAwQFBgcICQoL/8QAtREA"
+    "AgECBAQDBAcFBAQAAQJ3AAECAxEEBSExBhJBUQdhcRMiMoEIFEKRobHBCSMzUvAVYnLRChYkNOEl8RcYGRomJygpKjU2Nzg5"
+    "OkNERUZHSElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6goOEhYaHiImKkpOUlZaXmJmaoqOkpaanqKmqsrO0tba3uLm6wsPE"
+    "xcbHyMnK0tPU1dbX2Nna4uPk5ebn6Onq8vP09fb3+Pn6/9oADAMBAAIRAxEAPwAooooA/9k="
+)

@@ -12,18 +12,16 @@ plain callables.
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .documents import Document, analyze
 from .errors import ApiError
-from .outputs import render
-from .rules import ALWAYS_FORMATS
+from .outputs import page_crop_png, render
+from .rules import ALWAYS_FORMATS, download_ext
 from .state import FileRecord, Job, Store, iso
 
 if TYPE_CHECKING:
@@ -215,29 +213,8 @@ class Fetcher:
             data, ctype = render(doc, ext, pages)
             if crops and ext in ("mmd", "md"):
                 data += "".join(f"\n\n![]({crop})" for crop in crops).encode()
-            self.runtime.buckets.write(f"{prefix}{base}.{ext}", data, ctype)
+            self.runtime.buckets.write(f"{prefix}{base}.{download_ext(ext)}", data, ctype)
             self.runtime.stats.incr("outputs_written")
-
-
-def page_crop_png(width: int = 4, height: int = 4) -> bytes:
-    """A small valid grey PNG standing in for a figure crop (the emulator does no layout analysis)."""
-    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 def file_event_body(store: Store, rec: FileRecord, event: str, format_lag: float) -> dict[str, Any]:

@@ -14,7 +14,15 @@ from . import ids, submissions
 from .errors import ApiError, json_response
 from .http import authorize, json_body, parse_json
 from .outputs import render
-from .rules import ALWAYS_FORMATS, bad, check_listing_status, format_delay, parse_date, parse_limit
+from .rules import (
+    ALWAYS_FORMATS,
+    bad,
+    check_listing_status,
+    format_delay,
+    format_of_ext,
+    parse_date,
+    parse_limit,
+)
 from .runtime import Runtime
 from .state import Job, iso
 
@@ -72,6 +80,7 @@ async def list_jobs(request: Request) -> Response:
     rt = authorize(request)
     q = request.query_params
     start, end = parse_date(q.get("start"), "start"), parse_date(q.get("end"), "end")
+    start, end = start or end, end or start  # only one of them: that single day
     limit = parse_limit(q.get("limit"), default=rt.config.jobs_page_default, maximum=rt.config.jobs_page_max)
     store = rt.store
     with store.lock:
@@ -168,7 +177,8 @@ async def get_file_or_output(request: Request, name: str) -> Response:
     now = time.time()
     if not ext:
         return json_response(store.file_view(rec, now, rt.config.format_lag))
-    if ext not in ALWAYS_FORMATS and ext not in rec.sub.formats:
+    fmt = format_of_ext(ext)
+    if fmt is None or (fmt not in ALWAYS_FORMATS and fmt not in rec.sub.formats):
         raise ApiError(
             "unsupported_format",
             f"{ext!r} was not requested for this file (conversion_formats); "
@@ -178,14 +188,14 @@ async def get_file_or_output(request: Request, name: str) -> Response:
     if status == "error":
         raise ApiError("not_found", f"file {file_id} failed ({rec.error_code}); it has no {ext} output")
     ready = status == "completed" and (
-        ext in ALWAYS_FORMATS or now >= rec.ready_at + format_delay(ext, rt.config.format_lag)
+        fmt in ALWAYS_FORMATS or now >= rec.ready_at + format_delay(fmt, rt.config.format_lag)
     )
     if not ready:
         raise ApiError(
             "format_not_ready", f"{ext} is not ready yet (file status {status})", extra={"status": status}
         )
     assert rec.doc is not None
-    data, ctype = render(rec.doc, ext, rec.pages)
+    data, ctype = render(rec.doc, fmt, rec.pages)
     return Response(data, media_type=ctype)
 
 

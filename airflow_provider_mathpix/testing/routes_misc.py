@@ -26,7 +26,8 @@ async def list_data_sources(request: Request) -> Response:
 @router.post("/files/v1/data-sources")
 async def create_data_source(request: Request) -> Response:
     rt = authorize(request)
-    return json_response(data_sources.create(rt, await json_body(request)))
+    body = await json_body(request)
+    return json_response(await asyncio.to_thread(data_sources.create, rt, body))
 
 
 @router.post("/files/v1/data-sources/{data_source_id}/test")
@@ -43,8 +44,8 @@ async def delete_data_source(request: Request, data_source_id: str) -> Response:
 
 @router.get("/files/v1/onboarding/identities")
 async def onboarding_identities(request: Request) -> Response:
-    authorize(request)
-    return json_response(data_sources.onboarding_identities())
+    rt = authorize(request)
+    return json_response(data_sources.onboarding_identities(rt))
 
 
 @router.get("/files/v1/webhook-config")

@@ -26,11 +26,12 @@ _HTTP_RE = re.compile(
 
 #: Formats every completed file has, requested or not.
 ALWAYS_FORMATS: tuple[str, ...] = ("mmd", "lines.json", "lines.mmd.json")
-#: Formats a submission may ask for in ``conversion_formats``.
+#: Formats a submission may ask for in ``conversion_formats`` (the contract's list; Mathpix adds more).
 CONVERTIBLE_FORMATS: tuple[str, ...] = (
     "md",
     "docx",
     "html",
+    "latex",
     "tex.zip",
     "pdf",
     "latex.pdf",
@@ -39,7 +40,12 @@ CONVERTIBLE_FORMATS: tuple[str, ...] = (
     "md.zip",
     "mmd.zip",
     "html.zip",
+    "jpg",
+    "png",
 )
+#: A format downloaded under another extension (``latex`` is one ``.tex`` file).
+_DOWNLOAD_EXT = {"latex": "tex"}
+_FORMAT_OF_EXT = {ext: fmt for fmt, ext in _DOWNLOAD_EXT.items()}
 CALLBACK_EVENTS = frozenset({"file.completed", "file.error", "job.completed"})
 FORBIDDEN_CALLBACK_HEADERS = frozenset(
     {"host", "content-type", "content-length", "transfer-encoding", "connection", "user-agent"}
@@ -158,9 +164,16 @@ def format_delay(fmt: str, format_lag: float) -> float:
     return format_lag * FORMAT_WEIGHT.get(fmt, 3)
 
 
-def format_status_key(fmt: str) -> str:
-    """The key of a format in a file's ``formats`` map (``tex.zip`` is keyed ``latex``)."""
-    return "latex" if fmt == "tex.zip" else fmt
+def download_ext(fmt: str) -> str:
+    """The extension a format is downloaded (and written) under: ``latex`` → ``tex``, else itself."""
+    return _DOWNLOAD_EXT.get(fmt, fmt)
+
+
+def format_of_ext(ext: str) -> str | None:
+    """The format a download extension serves (None: ``latex``, which downloads as ``tex``)."""
+    if ext in _DOWNLOAD_EXT:
+        return None
+    return _FORMAT_OF_EXT.get(ext, ext)
 
 
 @dataclass(frozen=True)
@@ -238,22 +251,31 @@ def check_callback(body: dict[str, Any], *, allow_loopback_http: bool = True) ->
     return Callback(url, check_callback_headers(headers), parsed_events)
 
 
+_PAGE_RANGE_ITEM = re.compile(r"\s*(-?\d+)\s*(?:(-)\s*(-?\d+)?\s*)?")
+
+
 def parse_page_ranges(value: Any) -> tuple[tuple[int, int | None], ...] | None:
-    """``"2,4-6,10-"`` → ((2, 2), (4, 6), (10, None)); 1-based, inclusive."""
+    """``page_ranges`` as ``/v3/pdf`` takes it: ``"2,4-6"``, ``"2 - -2"`` (second to next-to-last), ``"3-"``.
+
+    1-based and inclusive; a negative index counts from the end (``-1`` is the last page).
+    Returns ``((start, end), …)`` with ``end`` None for an open range; pages resolve in
+    :func:`select_pages`, once the page count is known.
+    """
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise bad('page_ranges must be a string such as "1-3,7"')
+        raise bad('page_ranges must be a string such as "1-3,7" or "2 - -2"')
     out: list[tuple[int, int | None]] = []
     for part in value.split(","):
-        part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:-(\d*))?", part)
+        m = _PAGE_RANGE_ITEM.fullmatch(part)
         if not m:
-            raise bad(f"page_ranges: {part!r} is not N, N-M or N-")
+            raise bad(f"page_ranges: {part.strip()!r} is not N, N-M or N- (negative N or M count from the end)")
         start = int(m.group(1))
-        end = start if m.group(2) is None else (int(m.group(2)) if m.group(2) else None)
-        if start < 1 or (end is not None and end < start):
-            raise bad(f"page_ranges: {part!r} is not a valid 1-based range")
+        end: int | None = start if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
+        if start == 0 or end == 0:
+            raise bad(f"page_ranges: {part.strip()!r}: pages are numbered from 1 (or -1 from the end)")
+        if end is not None and (start > 0) == (end > 0) and end < start:
+            raise bad(f"page_ranges: {part.strip()!r} ends before it starts")
         out.append((start, end))
     return tuple(out)
 
@@ -262,9 +284,14 @@ def select_pages(n_pages: int, ranges: tuple[tuple[int, int | None], ...] | None
     """0-based page indexes kept by ``page_ranges`` (all when None), in document order."""
     if not ranges:
         return list(range(n_pages))
+
+    def index(page: int) -> int:  # 1-based or from the end → 0-based
+        return page - 1 if page > 0 else n_pages + page
+
     keep: set[int] = set()
     for start, end in ranges:
-        keep.update(range(start - 1, min(n_pages, end if end is not None else n_pages)))
+        first, last = index(start), (n_pages - 1 if end is None else index(end))
+        keep.update(range(max(first, 0), min(last, n_pages - 1) + 1))
     return sorted(keep)
 
 
@@ -309,16 +336,20 @@ def check_listing_status(value: str | None) -> int | None:
 
 
 DATA_SOURCE_PROVIDERS = ("aws", "gcp", "azure")
-_AUTH_METHODS = {
-    "aws": ("iam_role", "access_key"),
-    "gcp": ("service_account", "access_key"),
-    "azure": ("azure_ad", "access_key"),
+#: (provider, auth_method) → the exact ``provider_specific_details`` keys of that grant.
+DATA_SOURCE_DETAILS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("aws", "iam_role"): ("iam_role_arn", "aws_external_id"),
+    ("aws", "access_key"): ("aws_access_key_id",),
+    ("azure", "azure_ad"): ("azure_tenant_id", "storage_account"),
+    ("gcp", "service_account"): ("gcp_project_id", "target_sa_email"),
 }
+#: the one grant that carries a secret (and then needs ``region`` too)
+KEYED_GRANT = ("aws", "access_key")
 
 
 @dataclass(frozen=True)
 class DataSourceSpec:
-    """A validated data-source registration."""
+    """A validated data-source registration (``secret`` is kept, never shown)."""
 
     provider: str
     bucket: str
@@ -327,35 +358,52 @@ class DataSourceSpec:
     region: str | None
     account: str | None
     details: dict[str, Any]
+    secret: str | None = None
 
 
 def check_data_source(body: Any) -> DataSourceSpec:
-    """``provider`` aws|gcp|azure, ``bucket``, an ``auth_method`` that fits the provider."""
+    """``provider``, ``bucket``, an ``auth_method`` pair of the contract with exactly its details.
+
+    ``aws``/``access_key`` needs a top-level ``secret`` and ``region``; a ``secret`` on a
+    keyless grant is refused. Whether ``aws_external_id`` is the group's is checked by the caller.
+    """
     if not isinstance(body, dict):
         raise bad("body must be a JSON object")
     provider = body.get("provider")
     if provider not in DATA_SOURCE_PROVIDERS:
         raise bad(f"provider must be one of {list(DATA_SOURCE_PROVIDERS)}, got {provider!r}")
     bucket = body.get("bucket")
-    if not isinstance(bucket, str) or not bucket or ("/" in bucket.strip("/") and provider != "azure"):
-        raise bad("bucket must be a bucket name (no scheme, no key)")
+    if not isinstance(bucket, str) or not bucket.strip("/") or "/" in bucket.strip("/"):
+        raise bad("bucket must be a bucket (Azure: container) name, with no scheme and no key")
     auth = body.get("auth_method")
-    if auth not in _AUTH_METHODS[provider]:
-        raise bad(f"auth_method for {provider} must be one of {list(_AUTH_METHODS[provider])}, got {auth!r}")
-    details = body.get("provider_specific_details") or {}
-    if not isinstance(details, dict):
-        raise bad("provider_specific_details must be an object")
+    pair = (provider, auth)
+    if pair not in DATA_SOURCE_DETAILS:
+        methods = [m for p, m in DATA_SOURCE_DETAILS if p == provider]
+        raise bad(f"auth_method for {provider} must be one of {methods}, got {auth!r}")
+    details = body.get("provider_specific_details")
+    if not isinstance(details, dict) or not details:
+        raise bad("provider_specific_details is required and must be a non-empty object")
+    keys = DATA_SOURCE_DETAILS[pair]
+    missing = [k for k in keys if not isinstance(details.get(k), str) or not details.get(k)]
+    unknown = sorted(set(details) - set(keys))
+    if missing or unknown:
+        raise bad(
+            f"provider_specific_details for {provider}/{auth} takes exactly {list(keys)} (non-empty strings); "
+            f"missing: {missing}, unknown: {unknown}"
+        )
     name = body.get("name") or bucket
     if not isinstance(name, str):
         raise bad("name must be a string")
     region = body.get("region")
-    if region is not None and not isinstance(region, str):
-        raise bad("region must be a string")
-    account = None
-    bucket = bucket.strip("/")
-    if provider == "azure":
-        if "/" in bucket:
-            account, bucket = bucket.split("/", 1)
-        else:
-            account = details.get("account_name") or details.get("storage_account") or details.get("account")
-    return DataSourceSpec(provider, bucket, auth, name, region, account, details)
+    if region is not None and (not isinstance(region, str) or not region):
+        raise bad("region must be a non-empty string")
+    secret = body.get("secret")
+    if pair == KEYED_GRANT:
+        if not isinstance(secret, str) or not secret:
+            raise bad("aws/access_key needs the secret access key in secret")
+        if region is None:
+            raise bad("aws/access_key needs region")
+    elif secret is not None:
+        raise bad(f"{provider}/{auth} is a keyless grant: it takes no secret")
+    account = details["storage_account"] if provider == "azure" else None
+    return DataSourceSpec(provider, bucket.strip("/"), auth, name, region, account, dict(details), secret)

@@ -29,7 +29,7 @@ from typing import Any
 
 from . import ids
 from .documents import Document
-from .rules import Callback, Location, format_delay, format_status_key, select_pages
+from .rules import Callback, Location, format_delay, select_pages
 
 PENDING, COMPLETED, ERRORED, DELETED = 0, 1, 2, 3
 _CODE_BYTES = {PENDING: b"\x00", COMPLETED: b"\x01", ERRORED: b"\x02"}
@@ -382,12 +382,10 @@ class Store:
             percent, done = 0.0, 0
         formats: dict[str, str] = {}
         if status == "split":
-            formats = {format_status_key(f): "pending" for f in rec.sub.formats}
+            formats = {f: "pending" for f in rec.sub.formats}
         elif status == "completed":
             formats = {
-                format_status_key(f): "completed"
-                if now >= rec.ready_at + format_delay(f, format_lag)
-                else "processing"
+                f: "completed" if now >= rec.ready_at + format_delay(f, format_lag) else "processing"
                 for f in rec.sub.formats
             }
         elif status == "error":

@@ -146,7 +146,7 @@ def _single(
                     raise err
         job = store.jobs.get(job_id) if job_id is not None else None
         existing = _live_pair(store, job, custom_id)
-        if existing is None and custom_id is None and idem_key is not None:
+        if existing is None and job_id is None and idem_key is not None:
             seq = store.idem_files.get(idem_key)
             if seq is not None and not store.files[seq].deleted:
                 existing = store.files[seq]
@@ -165,7 +165,7 @@ def _single(
             job.unfetched += 1
             if sub.wants("job.completed"):
                 job.callback_sub = sub
-        if custom_id is None and idem_key is not None:
+        if job_id is None and idem_key is not None:  # the key is for standalone submissions only
             rec.idem_key = idem_key
             store.idem_files[idem_key] = rec.seq
         rt.stats.incr("files_created")
@@ -221,7 +221,6 @@ def submit_job(rt: Runtime, body: Any, idem_key: str | None) -> dict[str, Any]:
     if job_id is None and idem_key is not None:
         check_identifier(idem_key, "Idempotency-Key")
     sub = _submission(rt, body, is_job=True, now=now)
-    seen: set[str] = set()
     for i, item in enumerate(files):
         if not isinstance(item, dict):
             raise bad(f"files[{i}] must be an object")
@@ -230,10 +229,6 @@ def submit_job(rt: Runtime, body: Any, idem_key: str | None) -> dict[str, Any]:
             if job_id is None:
                 raise bad(f"files[{i}].custom_id requires job_id: custom_id is a per-job identifier")
             check_identifier(cid, f"files[{i}].custom_id")
-            if cid in seen:
-                raise bad(f"files[{i}].custom_id {cid!r} appears more than once in this request")
-            seen.add(cid)
-    del seen
     store = rt.store
     allow_http = cfg.allow_loopback_http
     gc_was_enabled = gc.isenabled()
@@ -260,7 +255,7 @@ def _create_job_files(
             known = store.idem_jobs.get(idem_key) if idem_key is not None else None
             if known is not None:
                 rt.stats.incr("duplicates_absorbed", len(files))
-                return {"job_id": known, "file_count": store.jobs[known].file_count}
+                return {"job_id": known, "file_count": len(files)}
             job_id = ids.new_job_id()
             if idem_key is not None:
                 store.idem_jobs[idem_key] = job_id
@@ -271,24 +266,33 @@ def _create_job_files(
             job.callback_sub = sub
         first = len(store.files)
         created = absorbed = 0
+        in_call: set[str] = set()
         for item in files:
             cid = item.get("custom_id")
-            if cid is not None:
+            repeated = cid is not None and cid in in_call
+            if cid is not None and not repeated:
+                in_call.add(cid)
                 seq = job.by_custom_id.get(cid)
                 if seq is not None and not store.files[seq].deleted:
                     absorbed += 1
                     continue
             rec = store.new_file(sub, item.get("source_uri") or "", now)
             rec.custom_id = cid
-            store.add_to_job(job, rec)
+            if repeated:  # the later item fails; the pair stays the earlier one's
+                rec.custom_id = None
+                store.add_to_job(job, rec)
+                rec.custom_id = cid
+                store.fail(rec, "bad_request", f"custom_id {cid!r} appears more than once in this call")
+            else:
+                store.add_to_job(job, rec)
+                _prepare_item(store, rec, item, allow_http)
             job.unfetched += 1
             created += 1
-            _prepare_item(store, rec, item, allow_http)
         rt.stats.incr("files_created", created)
         if absorbed:
             rt.stats.incr("duplicates_absorbed", absorbed)
         stop = len(store.files)
-        result: dict[str, Any] = {"job_id": job_id, "file_count": job.file_count}
+        result: dict[str, Any] = {"job_id": job_id, "file_count": len(files)}  # this call's items
     rt.fetcher.enqueue_range(store, first, stop)
     return result
 

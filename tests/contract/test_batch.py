@@ -126,3 +126,26 @@ def test_callback_posts_the_results(mathpix_emulator, doc_server, webhook_receiv
     (call,) = webhook_receiver.wait(1)
     assert call["headers"]["Authorization"] == "Bearer t"
     assert call["json"]["keys"] == ["a"] and "a" in call["json"]["results"]
+
+
+def test_defaults_documented_formats_alphabets_and_callback_fields(mathpix_emulator, doc_server) -> None:
+    pixel = doc_server.url("/pixel.png")
+    body = {
+        "urls": {
+            "plain": pixel,  # no formats anywhere: the result carries latex
+            "display": {"url": pixel, "formats": ["text_display", "latex_normal", "asciimath", "mathml"]},
+            "text": {"url": pixel, "ocr_behavior": "text"},
+        },
+        "include_detected_alphabets": True,
+        "callback": {"post": "http://127.0.0.1:9/never", "reply": {"ok": True}, "body": {"tag": "x"}},
+    }
+    resp = httpx.post(f"{mathpix_emulator.url}/v3/batch", json=body, headers=V3)
+    assert resp.status_code == 200 and "error" not in resp.json(), resp.text
+    results = poll(mathpix_emulator.url, resp.json()["batch_id"], 3)["results"]
+    assert "latex" in results["plain"] and "latex_simplified" not in results["plain"]
+    assert {"text_display", "latex_normal", "asciimath", "mathml"} <= set(results["display"])
+    assert "text" in results["text"]
+    for result in results.values():
+        assert result["detected_alphabets"]["en"] is True
+    without = httpx.post(f"{mathpix_emulator.url}/v3/batch", json={"urls": {"p": pixel}}, headers=V3).json()
+    assert "detected_alphabets" not in poll(mathpix_emulator.url, without["batch_id"], 1)["results"]["p"]

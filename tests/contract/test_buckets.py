@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from mathpix_contract import APP_KEY, make_pdf, wait_file, wait_job
+from mathpix_contract import APP_KEY, assert_error, make_pdf, wait_file, wait_job
 
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
+from airflow_provider_mathpix.testing.grants import keyless_grant
 from airflow_provider_mathpix.testing.storage_servers import (
     StorageServer,
     create_bucket,
@@ -27,7 +28,13 @@ from airflow_provider_mathpix.testing.storage_servers import (
     put_objects,
 )
 
-PROVIDER = {"s3": ("aws", "iam_role"), "gs": ("gcp", "service_account")}
+PROVIDER = {"s3": "aws", "gs": "gcp"}
+
+
+def grant(client: httpx.Client, kind: str, bucket: str) -> dict[str, Any]:
+    """A registration body for ``bucket`` (the AWS grant names the group's external_id)."""
+    identities = client.get("/files/v1/onboarding/identities").json()
+    return keyless_grant(PROVIDER[kind], bucket, identities)
 
 
 @pytest.fixture(scope="module", params=["s3", "gs"])
@@ -47,10 +54,7 @@ def setup(
     src, out = f"src-{uuid.uuid4().hex[:8]}", f"out-{uuid.uuid4().hex[:8]}"
     for bucket in (src, out):
         create_bucket(bucket_server, bucket)
-        provider, auth = PROVIDER[bucket_server.kind]
-        resp = client.post(
-            "/files/v1/data-sources", json={"provider": provider, "bucket": bucket, "auth_method": auth}
-        )
+        resp = client.post("/files/v1/data-sources", json=grant(client, bucket_server.kind, bucket))
         assert resp.status_code == 200, resp.text
     put_objects(
         bucket_server, src, {"papers/a.pdf": make_pdf(["Bucket paper A"]), "papers/b.pdf": make_pdf(["B"])}
@@ -106,10 +110,11 @@ def test_registered_but_missing_bucket_is_access_denied(
     setup: tuple[StorageServer, httpx.Client, str, str],
 ) -> None:
     server, client, _, _ = setup
-    provider, auth = PROVIDER[server.kind]
-    client.post(
-        "/files/v1/data-sources", json={"provider": provider, "bucket": "no-such-bucket", "auth_method": auth}
-    )
+    registered = client.post("/files/v1/data-sources", json=grant(client, server.kind, "no-such-bucket"))
+    if server.kind == "gs":  # GCS registration verifies bucket control up front
+        assert_error(registered, 400, "bad_request")
+        return
+    assert registered.status_code == 200, registered.text
     fid = client.post("/files/v1/uri", json={"source_uri": server.uri("no-such-bucket", "a.pdf")}).json()[
         "file_id"
     ]

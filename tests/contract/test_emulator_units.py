@@ -97,6 +97,11 @@ def test_signature_helpers() -> None:
 def test_page_ranges() -> None:
     ranges = rules.parse_page_ranges("2, 4-5,9-")
     assert rules.select_pages(10, ranges) == [1, 3, 4, 8, 9]
-    for bad in ("0", "3-1", "a", "1--2"):
+    # /v3/pdf's forms: negative indices count from the end ("2 - -2": second to next-to-last)
+    assert rules.select_pages(10, rules.parse_page_ranges("2--2")) == list(range(1, 9))
+    assert rules.select_pages(10, rules.parse_page_ranges("2 - -2")) == list(range(1, 9))
+    assert rules.select_pages(10, rules.parse_page_ranges("-1")) == [9]
+    assert rules.select_pages(10, rules.parse_page_ranges("-3--2,1")) == [0, 7, 8]
+    for bad in ("0", "3-1", "a", "-1--2", "1-0", "1,,2"):
         with pytest.raises(ApiError):
             rules.parse_page_ranges(bad)

@@ -50,7 +50,7 @@ def test_pdf_lifecycle_and_outputs_from_its_text(client: httpx.Client, doc_serve
     assert body["num_pages"] == 3 and body["num_pages_completed"] == 3 and body["percent_done"] == 100.0
     assert body["filename"] == "three-pages.pdf"
     assert body["error"] is None and body["error_info"] is None
-    assert set(body["formats"]) == {"md", "docx", "latex", "html"}
+    assert set(body["formats"]) == {"md", "docx", "tex.zip", "html"}  # keyed as requested
 
     mmd = client.get(f"/files/v1/{fid}.mmd")
     assert mmd.status_code == 200
@@ -74,6 +74,9 @@ def test_every_requested_format_downloads_as_a_valid_file(client: httpx.Client, 
         "md.zip",
         "mmd.zip",
         "html.zip",
+        "latex",
+        "jpg",
+        "png",
     ]
     fid = client.post(
         "/files/v1/uri",
@@ -82,8 +85,12 @@ def test_every_requested_format_downloads_as_a_valid_file(client: httpx.Client, 
             "conversion_formats": dict.fromkeys(formats, True),
         },
     ).json()["file_id"]
-    assert wait_file(client, fid, formats=True)["status"] == "completed"
-    for ext in formats:
+    done = wait_file(client, fid, formats=True)
+    assert done["status"] == "completed"
+    assert set(done["formats"]) == set(formats)  # keyed as requested: tex.zip is tex.zip, latex is latex
+    assert_error(client.get(f"/files/v1/{fid}.latex"), 415, "unsupported_format")  # latex downloads as .tex
+    for fmt in formats:
+        ext = "tex" if fmt == "latex" else fmt
         resp = client.get(f"/files/v1/{fid}.{ext}")
         assert resp.status_code == 200, (ext, resp.text)
         data = resp.content
@@ -101,6 +108,14 @@ def test_every_requested_format_downloads_as_a_valid_file(client: httpx.Client, 
             from pypdf import PdfReader
 
             assert len(PdfReader(io.BytesIO(data)).pages) == 1
+        elif ext in ("jpg", "png"):
+            from PIL import Image
+
+            with Image.open(io.BytesIO(data)) as img:
+                img.verify()
+                assert img.format == ("JPEG" if ext == "jpg" else "PNG")
+        elif ext == "tex":
+            assert "\\begin{document}" in resp.text and "Single page" in resp.text
         else:
             assert "Single page" in resp.text
 
@@ -316,7 +331,7 @@ def test_split_state_reports_pages_and_pending_formats(
     body = wait_until(lambda: (b := client.get(f"/files/v1/{fid}").json())["status"] == "split" and b)
     assert body["num_pages"] == 3 and 0 <= body["num_pages_completed"] < 3
     assert 0 < body["percent_done"] < 100
-    assert body["formats"] == {"latex": "pending"}
+    assert body["formats"] == {"tex.zip": "pending"}
     assert assert_error(client.get(f"/files/v1/{fid}.tex.zip"), 404, "format_not_ready")["status"] == "split"
     assert_error(client.delete(f"/files/v1/{fid}"), 409, "conflict")
 
@@ -380,7 +395,7 @@ def test_heavier_formats_finish_later(client: httpx.Client, mathpix_emulator, do
 
     def md_done_latex_not() -> bool:
         formats = client.get(f"/files/v1/{fid}").json()["formats"]
-        return formats.get("md") == "completed" and formats.get("latex") == "processing"
+        return formats.get("md") == "completed" and formats.get("tex.zip") == "processing"
 
     assert wait_until(md_done_latex_not)
     assert client.get(f"/files/v1/{fid}.md").status_code == 200
@@ -388,6 +403,6 @@ def test_heavier_formats_finish_later(client: httpx.Client, mathpix_emulator, do
     assert wait_file(client, fid, formats=True)["formats"] == {
         "md": "completed",
         "docx": "completed",
-        "latex": "completed",
+        "tex.zip": "completed",
     }
     assert client.get(f"/files/v1/{fid}.tex.zip").status_code == 200

@@ -136,7 +136,8 @@ def test_resubmitting_pairs_returns_the_same_files(
     more = client.post(
         "/files/v1/jobs", json={"job_id": "retry", "files": items(doc_server, 1000, start=500)}
     ).json()
-    assert more == {"job_id": "retry", "file_count": 1500}
+    assert more == {"job_id": "retry", "file_count": 1000}  # this call's items, not the job's total
+    assert client.get("/files/v1/jobs/retry").json()["file_count"] == 1500
     assert mathpix_emulator.stats()["duplicates_absorbed"] == 1500
 
 
@@ -164,7 +165,7 @@ def test_open_job_appends_with_different_options(client: httpx.Client, doc_serve
         "/files/v1/jobs",
         json={"job_id": "open", "files": items(doc_server, 3, "docx"), "conversion_formats": {"docx": True}},
     )
-    assert a.json()["file_count"] == 2 and b.json()["file_count"] == 5
+    assert a.json()["file_count"] == 2 and b.json()["file_count"] == 3  # each call's own items
     wait_job(client, "open")
     md = client.get("/files/v1/jobs/open/files/md-00000").json()
     docx = client.get("/files/v1/jobs/open/files/docx-00000").json()
@@ -190,7 +191,8 @@ def test_idempotency_key_on_jobs_only_without_job_id(
     d = client.post(
         "/files/v1/jobs", json={"job_id": "mine", "files": plain}, headers={"Idempotency-Key": "jobs-1"}
     )
-    assert c.json()["job_id"] == "mine" and d.json() == {"job_id": "mine", "file_count": 2}
+    assert c.json()["job_id"] == "mine" and d.json() == {"job_id": "mine", "file_count": 1}
+    assert client.get("/files/v1/jobs/mine").json()["file_count"] == 2  # nothing deduplicated
 
 
 def test_job_call_rules(client: httpx.Client, mathpix_emulator, doc_server) -> None:
@@ -201,14 +203,10 @@ def test_job_call_rules(client: httpx.Client, mathpix_emulator, doc_server) -> N
         {"files": "x"},
         {"files": ["not-an-object"]},
         {"files": [{"source_uri": pdf, "custom_id": "c"}]},  # custom_id needs job_id
-        {
-            "job_id": "j",
-            "files": [{"source_uri": pdf, "custom_id": "c"}, {"source_uri": pdf, "custom_id": "c"}],
-        },
         {"job_id": "j", "files": [{"source_uri": pdf, "custom_id": "bad/id"}]},
         {"job_id": "j", "files": [{"source_uri": pdf, "custom_id": "x" * 257}]},
         {"job_id": "bad id", "files": [{"source_uri": pdf}]},
-        {"job_id": "j", "files": [{"source_uri": pdf}], "conversion_formats": {"png": True}},
+        {"job_id": "j", "files": [{"source_uri": pdf}], "conversion_formats": {"gif": True}},
         {"job_id": "j", "files": [{"source_uri": pdf}], "callback_headers": {"A": "b"}},
     ]
     for body in bad:
@@ -218,6 +216,34 @@ def test_job_call_rules(client: httpx.Client, mathpix_emulator, doc_server) -> N
     assert stats["files_created"] == 0 and stats["jobs_created"] == 0
     assert_error(client.get("/files/v1/jobs/j"), 404, "not_found")
     assert stats["requests"] == len(bad)  # counted on arrival, before validation
+
+
+def test_duplicate_custom_id_in_one_call_fails_the_later_item(client: httpx.Client, doc_server) -> None:
+    pdf = doc_server.url("/one-page.pdf")
+    two = [{"source_uri": pdf, "custom_id": "c"}, {"source_uri": pdf, "custom_id": "c"}]
+    resp = client.post("/files/v1/jobs", json={"job_id": "dup", "files": two})
+    assert resp.json() == {"job_id": "dup", "file_count": 2}  # accept and defer
+    status = wait_job(client, "dup")
+    assert (status["file_count"], status["files_completed"], status["files_errored"]) == (2, 1, 1)
+    first = client.get("/files/v1/jobs/dup/files/c").json()
+    assert wait_file(client, first["file_id"])["status"] == "completed"  # the pair is the earlier item's
+    errored = client.get("/files/v1/jobs/dup/files", params={"status": "error"}).json()["files"]
+    assert [f["custom_id"] for f in errored] == ["c"] and errored[0]["file_id"] != first["file_id"]
+    failed = client.get(f"/files/v1/{errored[0]['file_id']}").json()
+    assert failed["error"] == "bad_request" and "more than once" in failed["error_info"]["message"]
+
+
+def test_idempotency_key_is_ignored_with_a_job_id_on_uri(
+    client: httpx.Client, mathpix_emulator, doc_server
+) -> None:
+    body = {"source_uri": doc_server.url("/one-page.pdf"), "job_id": "keyed"}
+    a = client.post("/files/v1/uri", json=body, headers={"Idempotency-Key": "k-1"}).json()
+    b = client.post("/files/v1/uri", json=body, headers={"Idempotency-Key": "k-1"}).json()
+    assert a != b and mathpix_emulator.stats()["files_created"] == 2  # only custom_id deduplicates in a job
+    alone = {"source_uri": doc_server.url("/one-page.pdf")}
+    c = client.post("/files/v1/uri", json=alone, headers={"Idempotency-Key": "k-1"}).json()
+    d = client.post("/files/v1/uri", json=alone, headers={"Idempotency-Key": "k-1"}).json()
+    assert c == d and c not in (a, b)
 
 
 def test_lookup_by_custom_id(client: httpx.Client, doc_server) -> None:
@@ -262,6 +288,12 @@ def test_list_jobs_newest_first_with_paging_and_dates(client: httpx.Client, doc_
     assert client.get("/files/v1/jobs", params={"start": tomorrow}).json()["jobs"] == []
     yesterday = (today - dt.timedelta(days=1)).isoformat()
     assert client.get("/files/v1/jobs", params={"end": yesterday}).json()["jobs"] == []
+    # only one of start/end is that single day, not an open range
+    assert client.get("/files/v1/jobs", params={"start": yesterday}).json()["jobs"] == []
+    assert len(client.get("/files/v1/jobs", params={"end": today.isoformat()}).json()["jobs"]) == 7
+    assert client.get("/files/v1/jobs", params={"end": tomorrow}).json()["jobs"] == []
+    both = {"start": yesterday, "end": tomorrow}
+    assert len(client.get("/files/v1/jobs", params=both).json()["jobs"]) == 7
     assert len(client.get("/files/v1/jobs").json()["jobs"]) == 7  # default limit 100
     for params in ({"start": "22-11-2026"}, {"end": "2026-13-01"}, {"limit": 0}, {"paging_state": "!!"}):
         assert_error(client.get("/files/v1/jobs", params=params), 400, "bad_request")
