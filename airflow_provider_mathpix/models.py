@@ -594,8 +594,15 @@ def download_request(file_id: str, ext: str) -> ApiRequest:
 
 DATA_SOURCE_PROVIDERS = {
     "aws": {"iam_role", "access_key"},
-    "gcp": {"service_account", "access_key"},
-    "azure": {"azure_ad", "access_key"},
+    "gcp": {"service_account"},
+    "azure": {"azure_ad"},
+}
+#: (provider, auth_method) → the exact ``provider_specific_details`` keys Mathpix takes.
+DATA_SOURCE_DETAILS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("aws", "iam_role"): ("iam_role_arn", "aws_external_id"),
+    ("aws", "access_key"): ("aws_access_key_id",),
+    ("azure", "azure_ad"): ("azure_tenant_id", "storage_account"),
+    ("gcp", "service_account"): ("gcp_project_id", "target_sa_email"),
 }
 
 
@@ -607,8 +614,13 @@ def create_data_source_request(
     provider_specific_details: Mapping[str, Any] | None = None,
     name: str | None = None,
     region: str | None = None,
+    secret: str | None = None,
 ) -> ApiRequest:
-    """POST /files/v1/data-sources."""
+    """POST /files/v1/data-sources.
+
+    Only ``aws``/``access_key`` (the legacy fallback) carries a ``secret``, and it needs
+    ``region``; every other pair is keyless. The secret is never logged or echoed.
+    """
     if provider not in DATA_SOURCE_PROVIDERS:
         raise MathpixValidationError(
             f"provider must be one of {sorted(DATA_SOURCE_PROVIDERS)}, got {provider!r}"
@@ -619,17 +631,41 @@ def create_data_source_request(
             f"auth_method for {provider} must be one of {sorted(methods)}, got {auth_method!r}"
         )
     bucket = _validate_str(bucket, "bucket")
-    if "://" in bucket or any(c.isspace() for c in bucket):
-        raise MathpixValidationError(f"bucket must be a bare bucket name, got {bucket!r}")
-    body: dict[str, Any] = {"provider": provider, "bucket": bucket, "auth_method": auth_method}
-    if provider_specific_details is not None:
-        if not isinstance(provider_specific_details, Mapping):
-            raise MathpixValidationError("provider_specific_details must be a mapping")
-        body["provider_specific_details"] = dict(provider_specific_details)
+    if "://" in bucket or "/" in bucket.strip("/") or any(c.isspace() for c in bucket):
+        raise MathpixValidationError(f"bucket must be a bare bucket (Azure: container) name, got {bucket!r}")
+    keys = DATA_SOURCE_DETAILS[(provider, auth_method)]
+    if not isinstance(provider_specific_details, Mapping):
+        raise MathpixValidationError(
+            f"provider_specific_details is required for {provider}/{auth_method}: a mapping of {list(keys)}"
+        )
+    details = dict(provider_specific_details)
+    missing = [k for k in keys if not isinstance(details.get(k), str) or not details.get(k)]
+    unknown = sorted(set(details) - set(keys))
+    if missing or unknown:
+        raise MathpixValidationError(
+            f"provider_specific_details for {provider}/{auth_method} takes exactly {list(keys)} "
+            f"(non-empty strings); missing: {missing}, unknown: {unknown}"
+        )
+    body: dict[str, Any] = {
+        "provider": provider,
+        "bucket": bucket,
+        "auth_method": auth_method,
+        "provider_specific_details": details,
+    }
     if name is not None:
         body["name"] = _validate_str(name, "name")
     if region is not None:
         body["region"] = _validate_str(region, "region")
+    if (provider, auth_method) == ("aws", "access_key"):
+        if not isinstance(secret, str) or not secret:
+            raise MathpixValidationError("secret (the secret access key) is required for aws/access_key")
+        if region is None:
+            raise MathpixValidationError("region is required for aws/access_key")
+        body["secret"] = secret
+    elif secret is not None:
+        raise MathpixValidationError(
+            f"secret is only for aws/access_key; {provider}/{auth_method} is keyless"
+        )
     return ApiRequest("POST", "/files/v1/data-sources", json=body)
 
 

@@ -36,8 +36,11 @@ from airflow_provider_mathpix.operators.outputs import MathpixDeleteFilesOperato
 
 SOURCE_PREFIX = os.environ.get("MATHPIX_SCS_SOURCE_PREFIX", "s3://acme-source/contracts/2026-05/")
 OUTPUT_PREFIX = os.environ.get("MATHPIX_SCS_OUTPUT_PREFIX", "s3://acme-output/processed/2026-05/")
-# The IAM role in YOUR account that trusts Mathpix (GET /files/v1/onboarding/identities).
+# The IAM role in YOUR account that trusts Mathpix, and the external id its trust policy requires:
+# both from GET /files/v1/onboarding/identities (aws.trust_account_id, aws.external_id).
 ROLE_ARN = os.environ.get("MATHPIX_SCS_ROLE_ARN", "arn:aws:iam::123456789012:role/mathpix-files-api")
+EXTERNAL_ID = os.environ.get("MATHPIX_SCS_EXTERNAL_ID", "your-group-external-id")
+AWS_GRANT = {"iam_role_arn": ROLE_ARN, "aws_external_id": EXTERNAL_ID}
 POLL_INTERVAL = float(os.environ.get("MATHPIX_SCS_POLL_INTERVAL", "30"))
 
 BUCKET_OF = "{{{{ params.{0}.split('://', 1)[1].split('/', 1)[0] }}}}"
@@ -59,14 +62,14 @@ with DAG(
         provider="aws",
         bucket=BUCKET_OF.format("source_prefix"),
         auth_method="iam_role",
-        provider_specific_details={"role_arn": ROLE_ARN},
+        provider_specific_details=AWS_GRANT,
     )
     register_output = MathpixCreateDataSourceOperator(
         task_id="register_output_bucket",
         provider="aws",
         bucket=BUCKET_OF.format("output_prefix"),
         auth_method="iam_role",
-        provider_specific_details={"role_arn": ROLE_ARN},
+        provider_specific_details=AWS_GRANT,
     )
     probe_output = MathpixTestDataSourceOperator(
         task_id="probe_output_bucket",

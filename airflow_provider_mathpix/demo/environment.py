@@ -97,9 +97,10 @@ def register_data_source(env: Mapping[str, str], bucket: str, region: str | None
     with patched_environ(env):
         hook = MathpixHook()
         try:
-            created = hook.create_data_source(
-                "aws", bucket, "access_key", name=f"{bucket} (demo)", region=region
-            )
+            from airflow_provider_mathpix.testing.grants import keyless_grant
+
+            grant = keyless_grant("aws", bucket, hook.get_onboarding_identities())
+            created = hook.create_data_source(**grant, name=f"{bucket} (demo)", region=region)
             return str(created.get("data_source_id", ""))
         except MathpixAPIError as err:
             if err.code != "conflict":

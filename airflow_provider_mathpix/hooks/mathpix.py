@@ -117,6 +117,21 @@ class MathpixHook(BaseHook):
             self._settings = settings
         return self._settings
 
+    @staticmethod
+    def _mask(secret: str | None) -> None:
+        """Redact a credential passed as an argument (a data source's secret) like the app_key."""
+        if secret:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret(secret)
+
+    @staticmethod
+    async def _amask(secret: str | None) -> None:
+        if secret:
+            from airflow.sdk.log import amask_secret
+
+            await amask_secret(secret)
+
     async def _aget_settings(self) -> ClientSettings:
         """Read the connection with ``aget_connection``: a sync lookup blocks the triggerer's loop."""
         if self._settings is None:
@@ -503,8 +518,15 @@ class MathpixHook(BaseHook):
         provider_specific_details: Mapping[str, Any] | None = None,
         name: str | None = None,
         region: str | None = None,
+        secret: str | None = None,
     ) -> dict[str, Any]:
-        """POST /files/v1/data-sources: register a bucket Mathpix may read and write."""
+        """POST /files/v1/data-sources: register a bucket Mathpix may read and write.
+
+        ``provider_specific_details`` takes exactly the keys of the ``provider``/``auth_method``
+        pair (``models.DATA_SOURCE_DETAILS``); ``secret`` only for ``aws``/``access_key``
+        (masked in logs like the app_key, never returned).
+        """
+        self._mask(secret)
         req = models.create_data_source_request(
             provider,
             bucket,
@@ -512,6 +534,7 @@ class MathpixHook(BaseHook):
             provider_specific_details=provider_specific_details,
             name=name,
             region=region,
+            secret=secret,
         )
         result = self._call(req)
         self.log.info(
@@ -531,7 +554,9 @@ class MathpixHook(BaseHook):
         provider_specific_details: Mapping[str, Any] | None = None,
         name: str | None = None,
         region: str | None = None,
+        secret: str | None = None,
     ) -> dict[str, Any]:
+        await self._amask(secret)
         req = models.create_data_source_request(
             provider,
             bucket,
@@ -539,6 +564,7 @@ class MathpixHook(BaseHook):
             provider_specific_details=provider_specific_details,
             name=name,
             region=region,
+            secret=secret,
         )
         result = await self._acall(req)
         self.log.info(

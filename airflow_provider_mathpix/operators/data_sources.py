@@ -63,11 +63,18 @@ class MathpixCreateDataSourceOperator(BaseOperator):
 
     :param provider: ``aws`` | ``gcp`` | ``azure``.
     :param bucket: bucket name (Azure: container name).
-    :param auth_method: ``iam_role`` / ``access_key`` (aws), ``service_account`` (gcp),
-        ``azure_ad`` (azure): how Mathpix gets in (see ``GET /files/v1/onboarding/identities``).
-    :param provider_specific_details: e.g. ``{"role_arn": …}`` (aws), ``{"account_name": …}``
-        (azure), ``{"service_account": …}`` (gcp). Not a template field, so secrets in it are
-        never rendered in the UI; the API never returns it.
+    :param auth_method: ``iam_role`` (aws; ``access_key`` is the legacy fallback),
+        ``service_account`` (gcp), ``azure_ad`` (azure): how Mathpix gets in (see
+        ``GET /files/v1/onboarding/identities``).
+    :param provider_specific_details: exactly the keys of the pair:
+        ``{"iam_role_arn", "aws_external_id"}`` (aws/iam_role; the external id is the one
+        onboarding gives your group), ``{"aws_access_key_id"}`` (aws/access_key),
+        ``{"azure_tenant_id", "storage_account"}`` (azure/azure_ad),
+        ``{"gcp_project_id", "target_sa_email"}`` (gcp/service_account).
+    :param name: a label for the registration (defaults to the bucket).
+    :param region: the bucket's region (required for aws/access_key).
+    :param secret: the secret access key, for aws/access_key only. Treated like the app_key:
+        not a template field (never rendered), masked in logs, never in XCom.
 
     XCom: the registration (``data_source_id``, ``provider``, ``bucket``, ``name``, …) plus
     ``"created": True|False``; the id is also pushed under the key ``data_source_id``, so
@@ -85,6 +92,7 @@ class MathpixCreateDataSourceOperator(BaseOperator):
         provider_specific_details: Mapping[str, Any] | None = None,
         name: str | None = None,
         region: str | None = None,
+        secret: str | None = None,
         mathpix_conn_id: str = MathpixHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -99,6 +107,7 @@ class MathpixCreateDataSourceOperator(BaseOperator):
         self.provider_specific_details = provider_specific_details
         self.name = name
         self.region = region
+        self.secret = secret
         self.mathpix_conn_id = mathpix_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -116,12 +125,13 @@ class MathpixCreateDataSourceOperator(BaseOperator):
                 provider_specific_details=self.provider_specific_details,
                 name=self.name,
                 region=self.region,
+                secret=self.secret,
             )
-            return {**created, "created": True}
+            return {**_public(created), "created": True}
         except MathpixAPIError as exc:
             if exc.code != "conflict":
                 raise
-            account = (self.provider_specific_details or {}).get("account_name")
+            account = (self.provider_specific_details or {}).get("storage_account")
             existing = storage.find_data_source(hook.list_data_sources(), self.provider, self.bucket, account)
             if existing is None:
                 raise
@@ -131,7 +141,12 @@ class MathpixCreateDataSourceOperator(BaseOperator):
             self.bucket,
             existing.get("data_source_id"),
         )
-        return {**existing, "created": False}
+        return {**_public(existing), "created": False}
+
+
+def _public(registration: Mapping[str, Any]) -> dict[str, Any]:
+    """The registration without any credential field, should an API answer ever carry one (XCom)."""
+    return {k: v for k, v in registration.items() if k not in ("secret", "provider_specific_details")}
 
 
 class _DataSourceTargetOperator(BaseOperator):

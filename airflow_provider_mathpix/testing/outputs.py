@@ -10,13 +10,13 @@ render per format.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
-import base64
 import json
 import struct
-import zlib
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 
 from .documents import Document

@@ -269,7 +269,9 @@ def parse_page_ranges(value: Any) -> tuple[tuple[int, int | None], ...] | None:
     for part in value.split(","):
         m = _PAGE_RANGE_ITEM.fullmatch(part)
         if not m:
-            raise bad(f"page_ranges: {part.strip()!r} is not N, N-M or N- (negative N or M count from the end)")
+            raise bad(
+                f"page_ranges: {part.strip()!r} is not N, N-M or N- (negative N or M count from the end)"
+            )
         start = int(m.group(1))
         end: int | None = start if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
         if start == 0 or end == 0:
@@ -388,7 +390,8 @@ def check_data_source(body: Any) -> DataSourceSpec:
     unknown = sorted(set(details) - set(keys))
     if missing or unknown:
         raise bad(
-            f"provider_specific_details for {provider}/{auth} takes exactly {list(keys)} (non-empty strings); "
+            f"provider_specific_details for {provider}/{auth} takes exactly {list(keys)} "
+            "(non-empty strings); "
             f"missing: {missing}, unknown: {unknown}"
         )
     name = body.get("name") or bucket

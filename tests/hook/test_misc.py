@@ -13,11 +13,15 @@ from .conftest import DocServer, wait_until
 
 
 def test_data_source_lifecycle(api: Any) -> None:
+    identities = api.get_onboarding_identities()
+    assert set(identities["aws"]) == {"trust_account_id", "external_id"}
+    assert set(identities["azure"]) == {"app_id", "tenant_id"}
+    grant = {"iam_role_arn": "arn:aws:iam::1:role/x", "aws_external_id": identities["aws"]["external_id"]}
     created = api.create_data_source(
         "aws",
         "hook-bucket",
         "iam_role",
-        provider_specific_details={"role_arn": "arn:aws:iam::1:role/x"},
+        provider_specific_details=grant,
         name="n",
     )
     ds_id = created["data_source_id"]
@@ -27,7 +31,7 @@ def test_data_source_lifecycle(api: Any) -> None:
     probe = api.test_data_source(ds_id)
     assert probe["result"] in ("ok", "failed") and set(probe["checks"]) == {"read", "write"}
     with pytest.raises(MathpixAPIError) as info:
-        api.create_data_source("aws", "hook-bucket", "access_key")
+        api.create_data_source("aws", "hook-bucket", "iam_role", provider_specific_details=grant)
     assert (info.value.code, info.value.http_status) == ("conflict", 409)
     assert api.delete_data_source(ds_id) == {"data_source_id": ds_id, "status": "deleted"}
     assert api.list_data_sources() == []
@@ -74,6 +78,21 @@ def test_image_batch_v3_error_under_http_200(api: Any, doc_server: DocServer, pn
     [
         lambda h: h.create_data_source("ftp", "b", "iam_role"),
         lambda h: h.create_data_source("gcp", "b", "iam_role"),
+        lambda h: h.create_data_source("aws", "b", "iam_role", provider_specific_details={"role_arn": "x"}),
+        lambda h: h.create_data_source("aws", "b", "iam_role"),  # details are required
+        lambda h: h.create_data_source(
+            "azure", "c", "azure_ad", provider_specific_details={"account_name": "a"}
+        ),
+        lambda h: h.create_data_source(
+            "aws", "b", "access_key", provider_specific_details={"aws_access_key_id": "AKIA"}, region="r"
+        ),  # no secret
+        lambda h: h.create_data_source(
+            "gcp",
+            "b",
+            "service_account",
+            provider_specific_details={"gcp_project_id": "p", "target_sa_email": "e"},
+            secret="s",
+        ),  # a secret on a keyless grant
         lambda h: h.test_data_source("has space"),
         lambda h: h.delete_data_source(""),
         lambda h: h.test_webhook("http://example.com/hook"),

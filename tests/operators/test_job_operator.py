@@ -134,6 +134,7 @@ def test_source_prefix_to_destination_prefix_on_s3(airflow_db, s3_emulator, pdf_
     fails before submitting anything.
     """
     from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+    from airflow_provider_mathpix.testing.grants import keyless_grant
     from airflow_provider_mathpix.testing.storage_servers import create_bucket, list_keys, put_objects
 
     emulator, s3 = s3_emulator
@@ -150,13 +151,9 @@ def test_source_prefix_to_destination_prefix_on_s3(airflow_db, s3_emulator, pdf_
         },
     )
     hook = MathpixHook()
+    identities = hook.get_onboarding_identities()
     for bucket in ("src", "out"):
-        hook.create_data_source(
-            "aws",
-            bucket,
-            "iam_role",
-            provider_specific_details={"role_arn": "arn:aws:iam::123456789012:role/mathpix"},
-        )
+        hook.create_data_source(**keyless_grant("aws", bucket, identities))
     with _dag("mathpix_s3_prefix") as dag:
         MathpixSubmitJobOperator(
             task_id="convert_prefix",

@@ -5,21 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.testing.grants import keyless_grant
 from airflow_provider_mathpix.testing.storage_servers import AZURITE_ACCOUNT, StorageServer
 
 PROVIDER = {"s3": "aws", "gs": "gcp", "azure": "azure"}
-AUTH = {"s3": "iam_role", "gs": "service_account", "azure": "azure_ad"}
 
 
 def data_source_args(server: StorageServer, bucket: str) -> dict[str, Any]:
-    """Arguments of ``create_data_source`` for ``bucket`` on ``server``'s cloud."""
-    details = {"account_name": AZURITE_ACCOUNT} if server.kind == "azure" else None
-    return {
-        "provider": PROVIDER[server.kind],
-        "bucket": bucket,
-        "auth_method": AUTH[server.kind],
-        "provider_specific_details": details,
-    }
+    """Arguments of ``create_data_source`` for ``bucket`` on ``server``'s cloud (the contract's grant)."""
+    identities = MathpixHook().get_onboarding_identities()
+    account = AZURITE_ACCOUNT if server.kind == "azure" else None
+    return keyless_grant(PROVIDER[server.kind], bucket, identities, storage_account=account)
 
 
 def register(server: StorageServer, *buckets: str) -> list[str]:

@@ -27,6 +27,10 @@ def test_scs_migration_example_end_to_end(
     from tests.system.support import load_example_dag, run_dag, task_states, xcom
 
     monkeypatch.setenv("MATHPIX_SCS_POLL_INTERVAL", "0.3")
+    # the group's external id, as an operator copies it from onboarding into the IAM role's trust policy
+    monkeypatch.setenv(
+        "MATHPIX_SCS_EXTERNAL_ID", MathpixHook().get_onboarding_identities()["aws"]["external_id"]
+    )
     src = make_bucket(s3_server, "acme-source")
     out = make_bucket(s3_server, "acme-output")
     contracts = {f"contracts/2026-05/contract-00{i}.pdf": sample_pdf for i in (1, 2)}

@@ -265,21 +265,34 @@ def test_simple_request_validates_every_path_id() -> None:
 
 
 def test_data_source_request() -> None:
+    grant = {"iam_role_arn": "arn:x", "aws_external_id": "ext"}
     req = models.create_data_source_request(
-        "aws", "my-bucket", "iam_role", provider_specific_details={"role_arn": "arn:x"}, region="us-east-1"
+        "aws", "my-bucket", "iam_role", provider_specific_details=grant, region="us-east-1"
     )
     assert req.json == {
         "provider": "aws",
         "bucket": "my-bucket",
         "auth_method": "iam_role",
-        "provider_specific_details": {"role_arn": "arn:x"},
+        "provider_specific_details": grant,
         "region": "us-east-1",
     }
+    keyed = models.create_data_source_request(
+        "aws",
+        "b",
+        "access_key",
+        provider_specific_details={"aws_access_key_id": "AKIA"},
+        region="eu-west-1",
+        secret="s3cr3t",
+    )
+    assert keyed.json is not None and keyed.json["secret"] == "s3cr3t"
     for args, rule in [
         (("dropbox", "b", "iam_role"), "provider must be one of"),
         (("gcp", "b", "iam_role"), "auth_method for gcp"),
-        (("aws", "s3://b", "iam_role"), "bare bucket name"),
+        (("gcp", "b", "access_key"), "auth_method for gcp"),
+        (("azure", "b", "access_key"), "auth_method for azure"),
+        (("aws", "s3://b", "iam_role"), "bare bucket"),
         (("aws", "", "iam_role"), "bucket must be a non-empty string"),
+        (("aws", "b", "iam_role"), "provider_specific_details is required"),
     ]:
         with pytest.raises(MathpixValidationError, match=rule):
             models.create_data_source_request(*args)
