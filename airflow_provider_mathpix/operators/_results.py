@@ -25,6 +25,7 @@ from airflow_provider_mathpix.exceptions import (
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri as uri_of
 from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
+from airflow_provider_mathpix.models import download_ext
 from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, enforce_policy
 from airflow_provider_mathpix.storage import destination_for
 from airflow_provider_mathpix.triggers._status import record_error_text
@@ -38,10 +39,10 @@ ALWAYS_FORMATS = ("mmd",)
 def output_exts(conversion_formats: Mapping[str, bool] | Sequence[str] | None) -> list[str]:
     """``mmd`` plus every requested (true) conversion format, in a stable order."""
     if isinstance(conversion_formats, Mapping):
-        requested = [ext for ext, on in conversion_formats.items() if on]
+        requested = [fmt for fmt, on in conversion_formats.items() if on]
     else:
         requested = list(conversion_formats or ())
-    return list(dict.fromkeys([*ALWAYS_FORMATS, *requested]))
+    return list(dict.fromkeys([*ALWAYS_FORMATS, *(download_ext(fmt) for fmt in requested)]))
 
 
 def output_uris(

@@ -22,7 +22,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.models import validate_conversion_formats
+from airflow_provider_mathpix.models import conversion_format_of, validate_conversion_formats
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
@@ -221,7 +221,7 @@ class MathpixFileSensor(_MathpixSensor):
         self.file_id = file_id
         self.formats = list(formats) if formats else None
         if self.formats and not has_template(self.formats):
-            requested = [f for f in self.formats if f not in ALWAYS_READY]
+            requested = [conversion_format_of(f) for f in self.formats if f not in ALWAYS_READY]
             if requested:
                 validate_conversion_formats(requested, "formats")
         self.destination_uri = destination_uri

@@ -18,9 +18,10 @@ import httpx
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.models import WAITABLE_CODES, is_retryable
 
-#: Key of a conversion format in a file record's ``formats`` map, where it differs
-#: from the extension a caller requests (``mathpix-api.md``: "tex.zip is keyed latex there").
-_FORMAT_STATUS_KEY = {"tex.zip": "latex"}
+#: Key of a conversion format in a file record's ``formats`` map, where it differs from the
+#: extension a caller downloads: the map is keyed by the ``conversion_formats`` key as
+#: requested (``tex.zip`` is ``tex.zip``), and the ``latex`` format downloads as ``tex``.
+_FORMAT_STATUS_KEY = {"tex": "latex"}  # the inverse of ``models.download_ext``
 #: Outputs that exist as soon as the file is completed (never listed under ``formats``).
 ALWAYS_READY = frozenset({"mmd", "lines.json", "lines.mmd.json"})
 

@@ -116,7 +116,11 @@ def test_pagination_over_thousands(hook: MathpixHook, emulator: Any) -> None:
         ([{"source_uri": "s3://b/a"}], {"job_id": "has space"}, "job_id"),
         ([{"source_uri": "s3://b/a"}], {"max_items_per_request": 500_000}, "max_items_per_request"),
         ([{"source_uri": "s3://b/a"}], {"callback_events": ["job.completed"]}, "need callback_url"),
-        ([{"source_uri": "s3://b/a"}], {"conversion_formats": {"md": True, "mobi": True}}, "unknown format"),
+        (
+            [{"source_uri": "s3://b/a"}],
+            {"conversion_formats": {"md": True, "mobi/x": True}},
+            "must be a format name",
+        ),
     ],
 )
 def test_bad_jobs_send_nothing(

@@ -37,7 +37,10 @@ ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-
             {"source_uri": "s3://bucket-only"},
             "source_uri 's3://bucket-only' names a bucket but no object key",
         ),
-        ({"source_uri": "https://x/a.pdf", "conversion_formats": ["docxx"]}, "unknown format 'docxx'"),
+        (
+            {"source_uri": "https://x/a.pdf", "conversion_formats": ["Doc X"]},
+            "key 'Doc X' must be a format name",
+        ),
         ({"source_uri": "https://x/a.pdf", "custom_id": "c"}, "custom_id needs job_id"),
         ({"source_uri": "https://x/a.pdf", "job_id": "has space"}, "job_id 'has space' contains characters"),
         ({"source_path": "relative/a.pdf"}, "must be an absolute path"),
@@ -72,7 +75,10 @@ def test_file_operator_bad_input_fails_at_parse_time(kwargs, message):
         ({"files": [{"custom_id": "x"}]}, "files\\[0\\].source_uri is required"),
         ({"files": [{"source_uri": "s3://b/a.pdf", "colour": "red"}]}, "unknown key\\(s\\) \\['colour'\\]"),
         ({"files": "s3://b/a.pdf"}, "files must be a list"),
-        ({"files": ["s3://b/a.pdf"], "conversion_formats": {"docxx": True}}, "unknown format 'docxx'"),
+        (
+            {"files": ["s3://b/a.pdf"], "conversion_formats": {"docx/x": True}},
+            "key 'docx/x' must be a format",
+        ),
         ({"files": ["s3://b/a.pdf"], "max_error_ratio": 1.5}, "max_error_ratio must be between 0 and 1"),
         ({"files": ["s3://b/a.pdf"], "max_files_per_job": 0}, "max_files_per_job must be a positive integer"),
         ({"source_prefix": "ftp://b/in/"}, "source_prefix 'ftp://b/in/' uses an unsupported scheme"),
@@ -173,9 +179,13 @@ def test_progress_line_and_eta():
 
 
 def test_file_outcome_waits_for_formats_keyed_by_the_api_name():
-    done = {"status": "completed", "formats": {"latex": "completed", "docx": "processing"}}
+    done = {"status": "completed", "formats": {"tex.zip": "completed", "docx": "processing"}}
     assert file_outcome(done).state == "success"
-    assert file_outcome(done, ["tex.zip"]).state == "success"
+    assert file_outcome(done, ["tex.zip"]).state == "success"  # keyed as requested
+    # the latex format is keyed latex and downloads as .tex; it is not tex.zip
+    latex_only = {"status": "completed", "formats": {"latex": "completed"}}
+    assert file_outcome(latex_only, ["tex"]).state == "success"
+    assert file_outcome(latex_only, ["tex.zip"]).state == "pending"
     assert file_outcome(done, ["docx"]).state == "pending"
     assert file_outcome({"status": "completed", "formats": {}}, ["md"]).state == "pending"
     failed = file_outcome({"status": "completed", "file_id": "f", "formats": {"docx": "error"}}, ["docx"])

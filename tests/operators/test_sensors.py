@@ -161,8 +161,8 @@ def test_file_sensor_modes_formats_and_failed_file(airflow_db, emulator, pdf_ser
 def test_sensors_reject_missing_ids_at_parse_time():
     with pytest.raises(MathpixValidationError, match="job_id is required"):
         MathpixJobSensor(task_id="s", job_id="")
-    with pytest.raises(MathpixValidationError, match="formats has unknown format 'docxx'"):
-        MathpixFileSensor(task_id="s", file_id="f", formats=["docxx"])
+    with pytest.raises(MathpixValidationError, match="formats key 'docx x' must be a format name"):
+        MathpixFileSensor(task_id="s", file_id="f", formats=["docx x"])
     MathpixFileSensor(task_id="s", file_id="f", formats=["mmd", "docx"])  # mmd is always there: fine
     with pytest.raises(MathpixValidationError, match="max_error_ratio must be between 0 and 1"):
         MathpixJobSensor(task_id="s", job_id="j", max_error_ratio=2)

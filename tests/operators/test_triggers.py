@@ -214,6 +214,25 @@ async def test_file_trigger_waits_for_lagging_formats(emulator, pdf_server):
     assert MathpixHook().get_file(file_id)["formats"]["docx"] == "completed"
 
 
+@pytest.mark.parametrize(
+    ("fmt", "ext"), [("tex.zip", "tex.zip"), ("latex", "tex"), ("jpg", "jpg"), ("png", "png")]
+)
+async def test_file_trigger_waits_for_every_listed_format(emulator, pdf_server, fmt, ext):
+    """tex.zip is keyed tex.zip in ``formats``; latex (one .tex file) is keyed latex: the waits end."""
+    emulator.configure(format_lag=0.3)  # the heaviest formats finish ~1 s after the file
+    hook = MathpixHook()
+    file_id = hook.submit_file(pdf_server.doc("two-pages.pdf"), conversion_formats={fmt: True})
+    trigger = MathpixFileTrigger(
+        file_id, "mathpix_default", poll_interval=0.05, end_time=time.time() + 30, formats=[ext]
+    )
+
+    events = await events_of(trigger)
+
+    assert [e["status"] for e in events] == ["success"]
+    assert hook.get_file(file_id)["formats"] == {fmt: "completed"}
+    assert hook.download_output(file_id, ext)  # ready the moment the wait ends
+
+
 async def test_file_trigger_without_formats_fires_on_file_status(emulator, pdf_server):
     emulator.configure(format_lag=30)
     file_id = MathpixHook().submit_file(pdf_server.doc("one-page.pdf"), conversion_formats={"docx": True})

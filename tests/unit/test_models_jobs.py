@@ -113,7 +113,13 @@ def test_plan_finds_duplicates_across_chunks_of_a_stream() -> None:
         ([{"source_uri": "s3://b/k"}], None, 200_001, {}, "max_items_per_request"),
         ([{"source_uri": "s3://b/k"}], None, None, {"source_uri": "s3://b/k"}, "per-file key"),
         ([{"source_uri": "s3://b/k"}], None, None, {"custom_id": "x"}, "per-file key"),
-        ([{"source_uri": "s3://b/k"}], None, None, {"conversion_formats": {"rtf": True}}, "unknown format"),
+        (
+            [{"source_uri": "s3://b/k"}],
+            None,
+            None,
+            {"conversion_formats": {"RTF!": True}},
+            "must be a format name",
+        ),
         ([{"source_uri": "s3://b/k"}], None, None, {"image_output_mode": "local"}, "destination_uri"),
     ],
 )

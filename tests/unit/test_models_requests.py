@@ -126,7 +126,7 @@ def test_custom_id_with_job_id_goes_in_the_body() -> None:
 BAD_FILE_OPTIONS: list[tuple[dict[str, Any], str]] = [
     ({"custom_id": "c1"}, "custom_id requires job_id"),
     ({"job_id": "bad id"}, "job_id"),
-    ({"conversion_formats": {"doc": True}}, "unknown format 'doc'"),
+    ({"conversion_formats": {"../doc": True}}, "key '../doc' must be a format name"),
     ({"conversion_formats": {"md": "yes"}}, "true or false"),
     ({"conversion_formats": "md"}, "mapping"),
     ({"conversion_format": {"md": True}}, "did you mean 'conversion_formats'"),
@@ -200,7 +200,7 @@ def test_upload_form_fields() -> None:
     [
         ({"custom_id": "c"}, "custom_id requires job_id"),
         ({"source_uri": "s3://b/k"}, "source_uri is for submit_file"),
-        ({"conversion_formats": {"odt": True}}, "unknown format"),
+        ({"conversion_formats": {"o dt": True}}, "must be a format name"),
     ],
 )
 def test_bad_upload_options(kwargs: dict[str, Any], rule: str) -> None:
@@ -422,3 +422,18 @@ def test_any_image_batch_is_accepted_or_rejected_cleanly(urls: dict, options: di
     except MathpixValidationError:
         return
     json.dumps(req.json)
+
+
+def test_conversion_formats_are_an_open_list(caplog: pytest.LogCaptureFixture) -> None:
+    listed = {"latex": True, "jpg": True, "png": True, "tex.zip": True}
+    assert models.validate_conversion_formats(listed) == listed
+    assert not caplog.records  # every format the contract lists passes silently
+    with caplog.at_level("WARNING", logger="airflow_provider_mathpix.models"):
+        future = {"md": True, "svg.zip": True}
+        assert models.validate_conversion_formats(future) == future  # passed through, not refused
+        models.validate_conversion_formats(future)
+    warnings = [r.getMessage() for r in caplog.records if "svg.zip" in r.getMessage()]
+    assert len(warnings) == 1 and "sending it to Mathpix as given" in warnings[0]  # warned once
+    req = models.submit_file_request("https://x.org/a.pdf", conversion_formats=future)
+    assert req.json is not None and req.json["conversion_formats"] == future
+    assert models.download_ext("latex") == "tex" and models.download_ext("tex.zip") == "tex.zip"
