@@ -16,12 +16,8 @@ from typing import Any, Literal
 import httpx
 
 from airflow_provider_mathpix.exceptions import MathpixAPIError
-from airflow_provider_mathpix.models import WAITABLE_CODES, is_retryable
+from airflow_provider_mathpix.models import WAITABLE_CODES, conversion_format_of, is_retryable
 
-#: Key of a conversion format in a file record's ``formats`` map, where it differs from the
-#: extension a caller downloads: the map is keyed by the ``conversion_formats`` key as
-#: requested (``tex.zip`` is ``tex.zip``), and the ``latex`` format downloads as ``tex``.
-_FORMAT_STATUS_KEY = {"tex": "latex"}  # the inverse of ``models.download_ext``
 #: Outputs that exist as soon as the file is completed (never listed under ``formats``).
 ALWAYS_READY = frozenset({"mmd", "lines.json", "lines.mmd.json"})
 
@@ -29,8 +25,9 @@ FileState = Literal["pending", "success", "error"]
 
 
 def format_status_key(ext: str) -> str:
-    """The key under which a requested output format's status appears in ``formats``."""
-    return _FORMAT_STATUS_KEY.get(ext, ext)
+    """The key of a downloadable output's status in ``formats``: the ``conversion_formats`` key as
+    requested (``tex.zip`` is ``tex.zip``; the ``latex`` format downloads as ``tex``)."""
+    return conversion_format_of(ext)
 
 
 def is_transient(exc: BaseException) -> bool:
