@@ -183,6 +183,8 @@ def download_ext(conversion_format: str) -> str:
 def conversion_format_of(ext: str) -> str:
     """The ``conversion_formats`` key behind a download extension (``tex`` → ``latex``; else itself)."""
     return next((fmt for fmt, known in _DOWNLOAD_EXT.items() if known == ext), ext)
+
+
 CALLBACK_EVENTS = frozenset({"file.completed", "file.error", "job.completed"})
 _FORBIDDEN_CALLBACK_HEADERS = frozenset(
     {"host", "content-type", "content-length", "transfer-encoding", "connection", "user-agent"}
@@ -243,7 +245,9 @@ def validate_conversion_formats(value: object, field: str = "conversion_formats"
     out: dict[str, bool] = {}
     for key, flag in value.items():
         if not isinstance(key, str) or not _FORMAT_KEY_RE.match(key):
-            raise MathpixValidationError(f"{field} key {key!r} must be a format name such as 'docx' or 'tex.zip'")
+            raise MathpixValidationError(
+                f"{field} key {key!r} must be a format name such as 'docx' or 'tex.zip'"
+            )
         if key not in CONVERSION_FORMATS and key not in _warned_formats:
             _warned_formats.add(key)  # once per process: Mathpix may know formats this release does not
             logging.getLogger(__name__).warning(
