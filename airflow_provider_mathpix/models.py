@@ -462,7 +462,8 @@ class JobItemChecker:
             if digest in self._seen:
                 raise MathpixValidationError(
                     f"{where}: custom_id {custom_id!r} appears more than once in this job; "
-                    "custom_ids must be unique within a job"
+                    "custom_ids must be unique within a job (an item without one gets a custom_id "
+                    "derived from its source_uri, so a source listed twice repeats it)"
                 )
             self._seen.add(digest)
         self.count += 1

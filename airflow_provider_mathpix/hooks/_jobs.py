@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.ids import custom_id_from_uri
 from airflow_provider_mathpix.models import (
     ApiRequest,
     JobItemChecker,
@@ -25,8 +26,10 @@ class JobPlan:
     """The calls that submit ``items`` as ONE job.
 
     Every call names the same ``job_id`` (generated here when the caller gave none), so
-    chunk 2 appends to chunk 1's job and a failed call re-sends only its own slice
-    (re-sent items with a ``custom_id`` are deduplicated by Mathpix). A list or tuple is
+    chunk 2 appends to chunk 1's job and a failed call re-sends only its own slice. Mathpix
+    deduplicates job members only on ``(job_id, custom_id)`` (never on an Idempotency-Key
+    when there is a job_id), so an item without ``custom_id`` gets one derived from its
+    ``source_uri``: a call re-sent after a lost answer returns the same files. A list or tuple is
     validated whole before the first request, so its bad input never half-submits a
     job; a lazy iterable is validated chunk by chunk as it streams (never materialised).
     """
@@ -49,13 +52,17 @@ class JobPlan:
         self.options = job_options(options, loopback_callbacks=loopback_callbacks)
         self._needs_destination = self.options.get("image_output_mode") == "local"
         self._prevalidated = isinstance(items, Sequence)
+        prepared: list[Any] | Iterator[Any]
         if self._prevalidated:
-            if not items:
+            prepared = [_with_custom_id(i) for i in items]
+            if not prepared:
                 raise MathpixValidationError("items must contain at least one item")
             checker = JobItemChecker(needs_destination=self._needs_destination)
-            for index, item in enumerate(items):
+            for index, item in enumerate(prepared):
                 checker.check(item, index)
-        self._items = items
+        else:
+            prepared = map(_with_custom_id, items)
+        self._items = prepared
         self.calls = 0
         self.file_count = 0
 
@@ -75,3 +82,13 @@ class JobPlan:
 
     def result(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "file_count": self.file_count, "calls": self.calls}
+
+
+def _with_custom_id(item: Any) -> Any:
+    """``item`` with a ``custom_id`` derived from its ``source_uri`` when it has none (else as is)."""
+    if not isinstance(item, Mapping) or item.get("custom_id") is not None:
+        return item
+    source = item.get("source_uri")
+    if not isinstance(source, str) or not source:
+        return item  # the checker names what is wrong
+    return {**item, "custom_id": custom_id_from_uri(source)}

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from airflow.sdk import BaseHook
 
-from airflow_provider_mathpix import models
+from airflow_provider_mathpix import ids, models
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._connection import (
     UI_FIELD_BEHAVIOUR,
@@ -279,15 +279,14 @@ class MathpixHook(BaseHook):
     def submit_file(self, source_uri: str, *, idempotency_key: str | None = None, **options: Any) -> str:
         """POST /files/v1/uri; returns the ``file_id``.
 
-        Without ``idempotency_key`` (or a ``job_id``/``custom_id`` pair) a random
-        Idempotency-Key is sent, so this call's own retries (after a dropped connection)
-        never create a second file.
+        Retries of this call (after a dropped connection) never create a second file: a
+        standalone file without ``idempotency_key`` gets a fresh Idempotency-Key, and a file
+        submitted into a job (``job_id``) without ``custom_id`` gets one derived from
+        ``source_uri`` (Mathpix ignores the key when there is a job_id).
         """
+        key, options = _dedup(idempotency_key, options, lambda: ids.custom_id_from_uri(source_uri))
         req = models.submit_file_request(
-            source_uri,
-            idempotency_key=_idem(idempotency_key, options),
-            loopback_callbacks=self._local(),
-            **options,
+            source_uri, idempotency_key=key, loopback_callbacks=self._local(), **options
         )
         file_id = self._call(req)["file_id"]
         self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
@@ -296,11 +295,9 @@ class MathpixHook(BaseHook):
     async def asubmit_file(
         self, source_uri: str, *, idempotency_key: str | None = None, **options: Any
     ) -> str:
+        key, options = _dedup(idempotency_key, options, lambda: ids.custom_id_from_uri(source_uri))
         req = models.submit_file_request(
-            source_uri,
-            idempotency_key=_idem(idempotency_key, options),
-            loopback_callbacks=await self._alocal(),
-            **options,
+            source_uri, idempotency_key=key, loopback_callbacks=await self._alocal(), **options
         )
         file_id = (await self._acall(req))["file_id"]
         self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
@@ -319,14 +316,13 @@ class MathpixHook(BaseHook):
         ``filename`` defaults to the path's or file object's name. A seekable file object
         is sent from its start (and rewound for a retry); a non-seekable stream is sent
         once, and a failure after it started is raised rather than re-sent truncated.
-        ``job_id``/``custom_id`` and every option of :meth:`submit_file` apply.
+        ``job_id``/``custom_id`` and every option of :meth:`submit_file` apply; an upload into
+        a job without ``custom_id`` gets a fresh one per call (its bytes have no stable name).
         """
         source = UploadSource(path_or_fileobj, filename)
+        key, options = _dedup(idempotency_key, options, models.new_idempotency_key)
         req = models.upload_file_request(
-            source.filename,
-            idempotency_key=_idem(idempotency_key, options),
-            loopback_callbacks=self._local(),
-            **options,
+            source.filename, idempotency_key=key, loopback_callbacks=self._local(), **options
         )
         file_id = self._call(req, upload=source)["file_id"]
         self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
@@ -342,11 +338,9 @@ class MathpixHook(BaseHook):
     ) -> str:
         """Async twin of :meth:`upload_file` (file reads happen on the loop, 64 KB at a time)."""
         source = UploadSource(path_or_fileobj, filename)
+        key, options = _dedup(idempotency_key, options, models.new_idempotency_key)
         req = models.upload_file_request(
-            source.filename,
-            idempotency_key=_idem(idempotency_key, options),
-            loopback_callbacks=await self._alocal(),
-            **options,
+            source.filename, idempotency_key=key, loopback_callbacks=await self._alocal(), **options
         )
         file_id = (await self._acall(req, upload=source))["file_id"]
         self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
@@ -664,15 +658,21 @@ class MathpixHook(BaseHook):
         return await self._acall(models.get_image_batch_request(batch_id))  # type: ignore[no-any-return]
 
 
-def _idem(idempotency_key: str | None, options: Mapping[str, Any]) -> str | None:
-    """The caller's key; else a fresh one per call unless a ``(job_id, custom_id)`` pair already dedups.
+def _dedup(
+    idempotency_key: str | None, options: dict[str, Any], member_id: Callable[[], str]
+) -> tuple[str | None, dict[str, Any]]:
+    """The Idempotency-Key and options that make a single submission's retries safe.
 
-    A fresh key makes this call's own retries safe (a POST re-sent after a dropped
-    connection returns the first file instead of creating and billing a second one).
+    Mathpix deduplicates a job member on ``(job_id, custom_id)`` and honours the key only
+    for a standalone file. So a job member without ``custom_id`` gets ``member_id()``, and a
+    standalone file without a key gets a fresh one (a POST re-sent after a dropped
+    connection then returns the first file instead of creating and billing a second).
     """
-    if idempotency_key is not None or options.get("custom_id") is not None:
-        return idempotency_key
-    return models.new_idempotency_key()
+    if options.get("job_id") is not None:
+        if options.get("custom_id") is None:
+            options = {**options, "custom_id": member_id()}
+        return idempotency_key, options
+    return idempotency_key or models.new_idempotency_key(), options
 
 
 def _is_local(settings: ClientSettings) -> bool:

@@ -294,7 +294,7 @@ def page_crop_png(width: int = 4, height: int = 4) -> bytes:
 
 
 #: an 8x8 grey baseline JPEG (the emulator does no rendering; the bytes only need to be a real JPEG)
-_GREY_JPEG = base64.b64decode(
+_GREY_JPEG: bytes = base64.b64decode(
     "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1R"
     "V19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2Nj"
     "Y2NjY2NjY2NjY2NjY2P/wAARCAAIAAgDASIAAhEBAxEB/8QAHwAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoL/8QAtRAA"

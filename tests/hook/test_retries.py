@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 
 from .conftest import APP_KEY, make_pdf, set_connection
@@ -195,3 +195,42 @@ def test_retrying_is_bounded_by_the_deadline(
         hook.get_job("job-x")
     assert info.value.http_status == 503
     assert 2 <= emu.stats()["requests"] < 1001  # stopped by the deadline, long before the attempt cap
+
+
+def test_lost_answer_on_a_job_call_without_custom_ids_creates_each_file_once(
+    api: Any, emulator: Any, doc_server: Any
+) -> None:
+    """The emulator processes the call, then drops its answer; the hook's retry must not double the job.
+
+    Mathpix ignores Idempotency-Key when there is a job_id, so only ``(job_id, custom_id)`` can
+    absorb the re-sent call: the hook derives a custom_id for each item that has none.
+    """
+    emulator.set_faults([_fault("drop_after", path="/files/v1/jobs", count=1, method="POST")])
+    items = [{"source_uri": doc_server.url(f"/lost/{name}.pdf", make_pdf(1))} for name in ("a", "b")]
+    result = api.submit_job(items, job_id="lost-answer")
+    stats = emulator.stats()
+    assert stats["faults_by_kind"] == {"drop_after": 1} and stats["requests"] == 2  # the call was re-sent
+    assert stats["files_created"] == 2 and stats["duplicates_absorbed"] == 2  # not 4 files for 2 items
+    assert result["file_count"] == 2 and api.get_job("lost-answer")["file_count"] == 2
+    custom_ids = {f["custom_id"] for f in api.iter_job_files("lost-answer")}
+    assert len(custom_ids) == 2 and all(custom_ids)
+
+
+def test_lost_answer_on_a_single_file_into_a_job_creates_it_once(
+    api: Any, emulator: Any, doc_server: Any
+) -> None:
+    emulator.set_faults([_fault("drop_after", path="/files/v1/uri", count=1, method="POST")])
+    url = doc_server.url("/lost/single.pdf", make_pdf(1))
+    file_id = api.submit_file(url, job_id="lost-single")
+    stats = emulator.stats()
+    assert stats["requests"] == 2 and stats["files_created"] == 1 and stats["duplicates_absorbed"] == 1
+    assert [f["file_id"] for f in api.iter_job_files("lost-single")] == [file_id]
+    assert api.get_file(file_id)["custom_id"]  # derived from the source, instead of an ignored key
+
+
+def test_same_source_twice_in_one_job_without_custom_ids_is_refused_before_sending(
+    hook: MathpixHook, emulator: Any
+) -> None:
+    with pytest.raises(MathpixValidationError, match="derived from its source_uri"):
+        hook.submit_job([{"source_uri": "s3://b/a.pdf"}, {"source_uri": "s3://b/a.pdf"}], job_id="twice")
+    assert emulator.stats()["requests"] == 0
