@@ -8,6 +8,12 @@ the first and nothing is processed (or charged) twice. So they are derived from 
 names the work -- ``dag_id``, ``run_id``, ``task_id``, ``map_index`` -- and NEVER from
 ``try_number``, which names the attempt.
 
+Mathpix deduplicates whatever the options: re-submitting a pair with other
+``conversion_formats`` returns the original file with its original formats. So the
+default ids also fold in a fingerprint of the options that change the output
+(:func:`options_fingerprint`): a retry with the same options re-attaches, while a task
+cleared after its options changed (``docx`` added, another destination) makes new files.
+
 Everything here is pure (no Airflow import, no I/O) and every result satisfies the
 contract's identifier rule (``[A-Za-z0-9_\\-.:]``, at most 256 characters) through
 :func:`airflow_provider_mathpix.models.custom_id_from_key`, which keeps a readable
@@ -17,6 +23,7 @@ prefix and appends a short hash whenever the raw text had to be changed.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,23 +46,61 @@ def task_instance_key(dag_id: str, run_id: str, task_id: str, map_index: int | N
     return ":".join(parts)
 
 
-def job_id_for(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1) -> str:
-    """Default ``job_id`` of a job operator: one job per task instance, the same on every try."""
-    return custom_id_from_key(task_instance_key(dag_id, run_id, task_id, map_index))
+#: Options that do not change what Mathpix produces (who is told, and labels), left out of the fingerprint.
+OUTPUT_NEUTRAL_OPTIONS = frozenset({"callback_url", "callback_headers", "callback_events", "metadata"})
+
+
+def options_fingerprint(options: Mapping[str, Any] | None) -> str:
+    """A short, stable digest of the options that change the output (order-insensitive).
+
+    Everything but :data:`OUTPUT_NEUTRAL_OPTIONS` and unset (None) values counts:
+    ``conversion_formats``, OCR options, ``page_ranges``, destinations, ``image_output_mode``…
+    """
+    relevant = {k: v for k, v in (options or {}).items() if k not in OUTPUT_NEUTRAL_OPTIONS and v is not None}
+    text = json.dumps(relevant, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def job_id_for(
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int | None = -1,
+    *,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """Default ``job_id`` of a job operator: one job per task instance and options, the same on every try.
+
+    With ``options`` (what the operators pass), their :func:`options_fingerprint` is part of
+    the id, so changed options start a new job instead of re-attaching to the old files.
+    """
+    key = task_instance_key(dag_id, run_id, task_id, map_index)
+    if options is not None:
+        key = f"{key}:o{options_fingerprint(options)}"
+    return custom_id_from_key(key)
 
 
 def idempotency_key_for(
-    dag_id: str, run_id: str, task_id: str, map_index: int | None = -1, *, source: str = ""
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    map_index: int | None = -1,
+    *,
+    source: str = "",
+    options: Mapping[str, Any] | None = None,
 ) -> str:
     """Default ``Idempotency-Key`` of a single-file submission.
 
-    The source's identity (URI, or upload name) is folded in as a short hash: a retry of
-    the same task with the same source gets the original file back, while a task whose
-    templated source changed between tries (a user fixed a typo and cleared the task)
-    gets a new file instead of silently the old one.
+    The source's identity (URI, or upload name) and the output-changing ``options`` are
+    folded in as a short hash: a retry of the same task with the same source and options
+    gets the original file back, while a task whose templated source or options changed
+    between tries (a user fixed a typo, or added ``docx``, and cleared the task) gets a new
+    file instead of silently the old one.
     """
     base = task_instance_key(dag_id, run_id, task_id, map_index)
     digest = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    if options is not None:
+        digest += f"-o{options_fingerprint(options)}"
     return custom_id_from_key(f"{base}:file:{digest}")
 
 

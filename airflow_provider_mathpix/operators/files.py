@@ -189,7 +189,7 @@ class MathpixSubmitFileOperator(BaseOperator):
         dag_id, run_id, task_id, map_index = ids.ids_from_context(context)
         source_identity = self.source_uri or str(self.source_path)
         key = self.idempotency_key or ids.idempotency_key_for(
-            dag_id, run_id, task_id, map_index, source=source_identity
+            dag_id, run_id, task_id, map_index, source=source_identity, options=options
         )
         if self.job_id is not None:
             options["job_id"] = self.job_id

@@ -256,7 +256,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         job_options = self._validate(at_parse_time=False)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
-        job_id = self.job_id or ids.job_id_for(*ids.ids_from_context(context))
+        job_id = self._job_id(context, job_options)
         outputs = JobOutputs(
             exts=output_exts(job_options.get("conversion_formats")),
             api_base=hook.base_url,
@@ -283,6 +283,13 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count}
         event = self._wait_job(hook, job_id, time.time() + self.timeout)
         return self._finish(hook, event, outputs)
+
+    def _job_id(self, context: Context, job_options: Mapping[str, Any]) -> str:
+        """The given ``job_id``, else one per task instance and output-changing options (ids.py)."""
+        if self.job_id:
+            return str(self.job_id)
+        fingerprinted = {**job_options, "destination_prefix": self.destination_prefix}
+        return ids.job_id_for(*ids.ids_from_context(context), options=fingerprinted)
 
     def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> dict[str, Any]:
         """Wait for ONE job in the worker, or defer to its trigger (``resume``: a split job's place)."""
@@ -448,7 +455,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         if self.max_files_per_job is None:
             return self._finish(hook, event, outputs)
         raise_for_wait_failure(event)
-        job_id = self.job_id or ids.job_id_for(*ids.ids_from_context(context))
+        job_id = self._job_id(context, self._validate(at_parse_time=False))
         if part is None or part_count is None:
             # A runner that replaces the resume kwargs by the event (``dag.test()`` does):
             # the part is named by the event, the count was pushed before deferring.

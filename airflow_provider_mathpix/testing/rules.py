@@ -409,4 +409,6 @@ def check_data_source(body: Any) -> DataSourceSpec:
     elif secret is not None:
         raise bad(f"{provider}/{auth} is a keyless grant: it takes no secret")
     account = details["storage_account"] if provider == "azure" else None
-    return DataSourceSpec(provider, bucket.strip("/"), str(auth), name, region, account, dict(details), secret)
+    return DataSourceSpec(
+        provider, bucket.strip("/"), str(auth), name, region, account, dict(details), secret
+    )

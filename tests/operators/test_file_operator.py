@@ -143,3 +143,27 @@ def test_mapped_instances_get_their_own_ids_and_keep_them_on_retry(airflow_db, e
     assert len({r["file_id"] for r in results}) == 3
     stats = emulator.stats()
     assert (stats["files_created"], stats["duplicates_absorbed"], stats["faults_injected"]) == (3, 1, 1)
+
+
+def test_a_try_with_changed_options_makes_a_new_file(airflow_db, emulator, pdf_server):
+    """The default Idempotency-Key folds in the output-changing options: same options re-attach
+    (see the retry test above), changed ones make a new file that has the new format."""
+    emulator.set_faults([{"method": "GET", "path": "/files/v1/*", "kind": "quota_exceeded", "count": 1}])
+    with _dag("mathpix_file_changed_options") as dag:
+        MathpixSubmitFileOperator(
+            task_id="convert",
+            source_uri=pdf_server.doc("one-page.pdf"),
+            conversion_formats=["{{ 'docx' if ti.try_number > 1 else 'md' }}"],
+            poll_interval=0.1,
+            retries=1,
+            retry_delay=timedelta(seconds=0),
+        )
+
+    dag_run = run_dag(dag)
+
+    assert task_states(dag_run) == {"convert": "success"}
+    stats = emulator.stats()
+    assert (stats["faults_injected"], stats["files_created"], stats["duplicates_absorbed"]) == (1, 2, 0)
+    file_id = xcom(dag_run, "convert")["file_id"]
+    assert MathpixHook().get_file(file_id)["formats"] == {"docx": "completed"}  # the operator waited for it
+    assert MathpixHook().download_output(file_id, "docx")

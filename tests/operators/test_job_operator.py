@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
 from airflow.sdk import DAG, task
 
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.ids import custom_id_from_uri
 from airflow_provider_mathpix.manifests import read_manifest
 from airflow_provider_mathpix.models import custom_id_from_key
@@ -255,3 +257,42 @@ def test_finished_job_needs_no_trigger(airflow_db, emulator, pdf_server, tmp_pat
     assert task_states(dag_run) == {"submit": "success", "wait": "success"}
     assert xcom(dag_run, "wait")["files_completed"] == 1
     assert "running trigger in line" not in caplog.text
+
+
+def test_a_try_with_changed_options_makes_a_new_job_not_the_old_files(
+    airflow_db, emulator, pdf_server, tmp_path
+):
+    """Mathpix deduplicates ``(job_id, custom_id)`` whatever the options: if the default job_id did
+    not change with them, try 2 (which asks for docx) would re-attach to try 1's md/html files and
+    fail on ``unsupported_format``. The options fingerprint in the default job_id makes a new job."""
+    sources = [pdf_server.doc("one-page.pdf"), pdf_server.doc("two-pages.pdf")]
+    emulator.set_faults([{"method": "GET", "path": "/files/v1/jobs/*", "kind": "quota_exceeded", "count": 1}])
+    with _dag("mathpix_changed_options") as dag:
+        MathpixSubmitJobOperator(
+            task_id="submit",
+            files=sources,
+            # the task's options change between tries, as when a user edits the DAG and clears the task
+            conversion_formats=["md", "{{ 'docx' if ti.try_number > 1 else 'html' }}"],
+            poll_interval=0.1,
+            manifest_path=f"{tmp_path}/",
+            retries=1,
+            retry_delay=timedelta(seconds=0),
+        )
+
+    dag_run = run_dag(dag)
+
+    assert task_states(dag_run) == {"submit": "success"}
+    assert dag_run.get_task_instances()[0].try_number == 2
+    stats = emulator.stats()
+    assert stats["jobs_created"] == 2 and stats["files_created"] == 4 and stats["duplicates_absorbed"] == 0
+    result = xcom(dag_run, "submit")
+    assert result["files_completed"] == 2 and result["job_id"].startswith(
+        "airflow:mathpix_changed_options:submit:"
+    )
+    hook = MathpixHook()
+    for record in read_manifest(result["manifest_uri"]):
+        deadline = time.monotonic() + 30  # formats may finish after the file (and the job)
+        while hook.get_file(record["file_id"])["formats"].get("docx") != "completed":
+            assert time.monotonic() < deadline, "docx never completed"
+            time.sleep(0.05)
+        assert hook.download_output(record["file_id"], "docx")

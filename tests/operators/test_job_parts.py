@@ -116,7 +116,9 @@ def test_split_job_waits_for_every_part_and_reports_totals(
     for task_id in ("in_process", "deferred"):
         result = xcom(dag_run, task_id)
         base = result["job_id"]
-        assert base == job_id_for("mathpix_split_jobs", dag_run.run_id, task_id)
+        op = dag.get_task(task_id)
+        options = {**op._validate(at_parse_time=False), "destination_prefix": op.destination_prefix}
+        assert base == job_id_for("mathpix_split_jobs", dag_run.run_id, task_id, options=options)
         assert result["job_ids"] == [f"{base}.p0001", f"{base}.p0002", f"{base}.p0003"]
         assert result["job_count"] == 3
         assert xcom(dag_run, task_id, key="job_ids") == result["job_ids"]

@@ -242,3 +242,24 @@ def test_wait_exceptions_survive_pickling_with_their_codes():
         assert type(again) is type(error) and isinstance(again, MathpixError)
         assert (again.code, str(again)) == (error.code, str(error))
     assert pickle.loads(pickle.dumps(errors[2])).errors_sample == [{"custom_id": "a"}]
+
+
+def test_default_ids_fold_in_the_options_that_change_the_output():
+    run = "manual__2024-01-01T00:00:00+00:00"
+    md = {"conversion_formats": {"md": True}, "rm_spaces": True}
+    same = {
+        "rm_spaces": True,
+        "conversion_formats": {"md": True},
+        "callback_url": "https://x/h",
+        "metadata": {},
+    }
+    docx = {"conversion_formats": {"md": True, "docx": True}, "rm_spaces": True}
+    job = ids.job_id_for("dag", run, "task", options=md)
+    assert job == ids.job_id_for("dag", run, "task", options=same)  # order, callbacks, metadata: same job
+    assert job != ids.job_id_for("dag", run, "task", options=docx)
+    assert job != ids.job_id_for("dag", run, "task", options={**md, "destination_prefix": "s3://b/o/"})
+    key = ids.idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=md)
+    assert key == ids.idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=same)
+    assert key != ids.idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=docx)
+    for value in (job, key):
+        assert set(value) <= ID_CHARS and len(value) <= 256 and "try" not in value
