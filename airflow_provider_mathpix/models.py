@@ -216,20 +216,66 @@ COMMON_OPTION_KEYS = frozenset(
         "callback_events",
     }
 )
-#: Every key this module knows by name; other keys are passed through as v3/pdf OCR
-#: options (``rm_spaces``, ``math_inline_delimiters``, ...), whose list is open-ended.
-_KNOWN_KEYS = ITEM_KEYS | COMMON_OPTION_KEYS | {"job_id", "files", "urls", "formats", "callback"}
+#: OCR options Mathpix documents for ``/v3/pdf``, ``/v3/text`` and ``/v3/batch`` (and its
+#: client mpxpy sends). Never refused by the typo guard; the list stays open-ended (an
+#: option not named here and not a near miss of one passes through too).
+KNOWN_OCR_OPTIONS = frozenset(
+    {
+        "alphabets_allowed",
+        "rm_spaces",
+        "rm_fonts",
+        "idiomatic_eqn_arrays",
+        "idiomatic_braces",
+        "include_equation_tags",
+        "include_smiles",
+        "include_inchi",
+        "include_chemistry_as_image",
+        "include_diagram_text",
+        "include_detected_alphabets",
+        "include_line_data",
+        "include_word_data",
+        "include_geometry_data",
+        "include_page_info",
+        "include_page_breaks",
+        "include_hyperlinks",
+        "numbers_default_to_math",
+        "math_fonts_default_to_math",
+        "math_inline_delimiters",
+        "math_display_delimiters",
+        "enable_spell_check",
+        "enable_tables_fallback",
+        "enable_blue_hsv_filter",
+        "auto_number_sections",
+        "remove_section_numbering",
+        "preserve_section_numbering",
+        "fullwidth_punctuation",
+        "disable_itemize",
+        "disable_lstlisting",
+        "conversion_options",
+        "confidence_threshold",
+        "confidence_rate_threshold",
+        "auto_rotate_confidence_threshold",
+        "data_options",
+        "tags",
+    }
+)
+#: Every key this module knows by name; other keys pass through as OCR options.
+_KNOWN_KEYS = (
+    ITEM_KEYS | COMMON_OPTION_KEYS | KNOWN_OCR_OPTIONS | {"job_id", "files", "urls", "formats", "callback"}
+)
 
 
-def _check_not_a_typo(key: str, where: str) -> None:
+def _check_not_a_typo(key: str, where: str, known: frozenset[str] = _KNOWN_KEYS) -> None:
     """Reject a key that is a near miss of a known one (``conversion_format``).
 
-    OCR options are open-ended so unknown keys pass through, but a misspelt Files API
-    option would otherwise be silently ignored by the server: a wasted, billed conversion.
+    A known option is never refused (a distance alone would refuse real options that
+    resemble each other, like ``confidence_rate_threshold``); an unknown key passes
+    through unless it is a near miss, since a misspelt option would otherwise be
+    silently ignored by the server: a wasted, billed conversion.
     """
-    if key in _KNOWN_KEYS:
+    if key in known:
         return
-    close = difflib.get_close_matches(key, _KNOWN_KEYS, n=1, cutoff=0.85)
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.85)
     if close:
         raise MathpixValidationError(f"{where}: unknown option {key!r}; did you mean {close[0]!r}?")
 
@@ -310,8 +356,9 @@ def validate_callback_headers(headers: object, field: str = "callback_headers") 
 
 
 def validate_callback_events(events: object, field: str = "callback_events") -> list[str]:
-    if isinstance(events, str) or not isinstance(events, (list, tuple, set, frozenset)) or not events:
-        raise MathpixValidationError(f"{field} must be a non-empty list of {sorted(CALLBACK_EVENTS)}")
+    """A list of event names; ``[]`` is the documented off switch (no delivery, callback_url kept)."""
+    if isinstance(events, str) or not isinstance(events, (list, tuple, set, frozenset)):
+        raise MathpixValidationError(f"{field} must be a list of {sorted(CALLBACK_EVENTS)} (or [] for none)")
     unknown = [e for e in events if not isinstance(e, str) or e not in CALLBACK_EVENTS]
     if unknown:
         raise MathpixValidationError(
@@ -770,12 +817,8 @@ def _validate_image_options(
             value = dict(value)
         elif key in ("data_options", "metadata") and not isinstance(value, Mapping):
             raise MathpixValidationError(f"{field} must be a mapping")
-        elif key not in _IMAGE_OPTION_KEYS:
-            close = difflib.get_close_matches(key, _IMAGE_OPTION_KEYS, n=1, cutoff=0.85)
-            if close:
-                raise MathpixValidationError(
-                    f"{where or 'options'}: unknown option {key!r}; did you mean {close[0]!r}?"
-                )
+        else:
+            _check_not_a_typo(key, where or "options", _IMAGE_OPTION_KEYS | KNOWN_OCR_OPTIONS)
         out[key] = value
     return out
 

@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 
-from .conftest import DocServer, wait_until
+from .conftest import DocServer, make_pdf, wait_until
 
 
 def test_data_source_lifecycle(api: Any) -> None:
@@ -61,6 +61,35 @@ def test_image_batch(api: Any, doc_server: DocServer, png_bytes: bytes) -> None:
     batch_id = api.submit_image_batch(urls, formats=["text"])
     done = wait_until(lambda: len((b := api.get_image_batch(batch_id))["results"]) == 3 and b)
     assert sorted(done["keys"]) == sorted(urls)
+
+
+def test_real_options_are_never_blocked(
+    api: Any, emulator: Any, doc_server: DocServer, png_bytes: bytes
+) -> None:
+    """Options Mathpix documents pass the hook's checks, even when they resemble each other."""
+    url = doc_server.url("/batch/options.png", png_bytes)
+    batch_id = api.submit_image_batch(
+        {"k": url}, confidence_threshold=0.5, confidence_rate_threshold=0.3, include_detected_alphabets=True
+    )
+    done = wait_until(lambda: len((b := api.get_image_batch(batch_id))["results"]) == 1 and b)
+    assert "detected_alphabets" in done["results"]["k"]
+    # callback_events=[] is the documented off switch: accepted, and nothing is delivered
+    before = len(doc_server.posts)
+    file_id = api.submit_file(
+        doc_server.url("/quiet.pdf", make_pdf(1)),
+        callback_url=doc_server.url("/quiet-hook"),
+        callback_events=[],
+        confidence_rate_threshold=0.2,
+        include_page_breaks=True,
+    )
+    # a control file with the default events, submitted after it, is delivered: once its
+    # delivery arrived, the quiet file's (due no later) would have too
+    api.submit_file(doc_server.url("/loud.pdf", make_pdf(1)), callback_url=doc_server.url("/loud-hook"))
+    assert wait_until(lambda: any(p[0] == "/loud-hook" for p in doc_server.posts[before:]))
+    assert api.get_file(file_id)["status"] == "completed"
+    assert [p for p in doc_server.posts[before:] if p[0] == "/quiet-hook"] == []
+    with pytest.raises(MathpixValidationError, match="did you mean 'confidence_rate_threshold'"):
+        api.submit_image_batch({"k": url}, confidence_rate_treshold=0.3)  # a near miss is still caught
 
 
 def test_image_batch_v3_error_under_http_200(api: Any, doc_server: DocServer, png_bytes: bytes) -> None:

@@ -144,7 +144,7 @@ BAD_FILE_OPTIONS: list[tuple[dict[str, Any], str]] = [
     ({"callback_headers": {"X": "1"}}, "need callback_url"),
     ({"callback_events": ["file.completed"]}, "need callback_url"),
     ({"callback_url": "https://example.com/h", "callback_events": ["file.done"]}, "unknown events"),
-    ({"callback_url": "https://example.com/h", "callback_events": "file.error"}, "non-empty list"),
+    ({"callback_url": "https://example.com/h", "callback_events": "file.error"}, "callback_events must be a list of"),
     ({"callback_url": "https://example.com/h", "callback_headers": {"Host": "x"}}, "may not set 'Host'"),
     (
         {"callback_url": "https://example.com/h", "callback_headers": {"Mathpix-Signature": "x"}},
@@ -437,3 +437,16 @@ def test_conversion_formats_are_an_open_list(caplog: pytest.LogCaptureFixture) -
     req = models.submit_file_request("https://x.org/a.pdf", conversion_formats=future)
     assert req.json is not None and req.json["conversion_formats"] == future
     assert models.download_ext("latex") == "tex" and models.download_ext("tex.zip") == "tex.zip"
+
+
+def test_documented_options_are_never_refused() -> None:
+    off = models.submit_file_request("https://x.org/a.pdf", callback_url="https://x.org/h", callback_events=[])
+    assert off.json is not None and off.json["callback_events"] == []  # the off switch
+    for option in sorted(models.KNOWN_OCR_OPTIONS):
+        models.validate_options({option: True}, "", allow_item_keys=True)  # never a "did you mean"
+    batch = models.submit_image_batch_request(
+        {"k": "https://x.org/a.png"}, confidence_threshold=0.5, confidence_rate_threshold=0.3
+    )
+    assert batch.json is not None and batch.json["confidence_rate_threshold"] == 0.3
+    with pytest.raises(MathpixValidationError, match="did you mean 'conversion_formats'"):
+        models.validate_options({"conversion_format": {"md": True}}, "", allow_item_keys=True)
