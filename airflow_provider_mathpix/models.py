@@ -191,7 +191,7 @@ _FORBIDDEN_CALLBACK_HEADERS = frozenset(
 )
 MAX_CALLBACK_HEADERS = 10
 MAX_CALLBACK_HEADER_BYTES = 4096
-_PAGE_RANGES_RE = re.compile(r"\s*-?\d+(\s*-\s*-?\d+)?\s*(,\s*-?\d+(\s*-\s*-?\d+)?\s*)*")
+_PAGE_RANGE_ITEM_RE = re.compile(r"\s*(-?\d+)\s*(?:(-)\s*(-?\d+)?\s*)?")
 
 #: Per-file keys (an item of a job, or a single /uri submission).
 ITEM_KEYS = frozenset(
@@ -367,6 +367,30 @@ def validate_callback_events(events: object, field: str = "callback_events") -> 
     return list(events)
 
 
+def validate_page_ranges(value: object, field: str = "page_ranges") -> str:
+    """``page_ranges`` in every form ``/v3/pdf`` takes: ``"2,4-6"``, ``"2 - -2"``, ``"-1"``, ``"3-"``.
+
+    Comma-separated pages or ranges, 1-based and inclusive; a negative number counts from
+    the end (``-1`` is the last page), so ``"2--2"`` is the second to the next-to-last page.
+    """
+    rule = "pages N, ranges N-M or N- (negative numbers count from the end), e.g. '1-3,5' or '2 - -2'"
+    if not isinstance(value, str) or not value.strip():
+        raise MathpixValidationError(f"{field} must be a string of {rule}")
+    for part in value.split(","):
+        m = _PAGE_RANGE_ITEM_RE.fullmatch(part)
+        if not m:
+            raise MathpixValidationError(f"{field} {value!r}: {part.strip()!r} is not one of {rule}")
+        start = int(m.group(1))
+        end = start if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
+        if start == 0 or end == 0:
+            raise MathpixValidationError(
+                f"{field} {value!r}: pages are numbered from 1 (or from -1 at the end)"
+            )
+        if end is not None and (start > 0) == (end > 0) and end < start:
+            raise MathpixValidationError(f"{field} {value!r}: {part.strip()!r} ends before it starts")
+    return value
+
+
 def _validate_str(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise MathpixValidationError(f"{field} must be a non-empty string")
@@ -427,8 +451,7 @@ def _validate_item_field(key: str, value: object, field: str) -> object:
     elif key == "custom_id":
         validate_id(value, field)
     elif key == "page_ranges":
-        if not isinstance(value, str) or not _PAGE_RANGES_RE.fullmatch(value):
-            raise MathpixValidationError(f"{field} must look like '1-3,5' or '2 - -2', got {value!r}")
+        validate_page_ranges(value, field)
     elif key == "destination_basename":
         text = _validate_str(value, field)
         if text.startswith("/") or ".." in text.split("/"):

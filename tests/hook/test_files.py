@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,32 @@ def test_upload_streams_in_chunks_never_whole(api: Any, emulator: Any) -> None:
     file_id = api.upload_file(reader, filename="big.pdf")
     assert file_id
     assert len(reader.reads) >= 32 and all(0 < size <= 64 * 1024 for size in reader.reads), reader.reads[:5]
+
+
+PAGE_RANGE_FORMS = ["2", "2-3", "2--2", "2 - -2", "-1", "-2--1", "1,3", "2-", " 1 - 2 , 4 ", "-3-"]
+BAD_PAGE_RANGES = ["0", "3-1", "-1--2", "1-0", "a", "1,,2", "", "1-2-3", "--1"]
+
+
+def test_hook_and_emulator_agree_on_page_ranges() -> None:
+    """Every form /v3/pdf takes passes both; what one refuses, the other refuses too."""
+    from airflow_provider_mathpix import models
+    from airflow_provider_mathpix.testing import rules
+    from airflow_provider_mathpix.testing.errors import ApiError
+
+    for form in PAGE_RANGE_FORMS:
+        models.validate_page_ranges(form)
+        assert rules.parse_page_ranges(form)
+    for form in BAD_PAGE_RANGES:
+        with pytest.raises(MathpixValidationError):
+            models.validate_page_ranges(form)
+        if form:  # "" is "no page_ranges" to the API
+            with pytest.raises(ApiError):
+                rules.parse_page_ranges(form)
+
+
+def test_negative_page_ranges_select_pages_from_the_end(api: Any, doc_server: DocServer) -> None:
+    url = doc_server.url("/five-pages.pdf", make_pdf(5, "Five"))
+    file_id = api.submit_file(url, page_ranges="2--2")  # the second to the next-to-last page
+    wait_until(lambda: api.get_file(file_id)["status"] == "completed")
+    lines = json.loads(api.download_output(file_id, "lines.json"))
+    assert len(lines["pages"]) == 3

@@ -144,7 +144,10 @@ BAD_FILE_OPTIONS: list[tuple[dict[str, Any], str]] = [
     ({"callback_headers": {"X": "1"}}, "need callback_url"),
     ({"callback_events": ["file.completed"]}, "need callback_url"),
     ({"callback_url": "https://example.com/h", "callback_events": ["file.done"]}, "unknown events"),
-    ({"callback_url": "https://example.com/h", "callback_events": "file.error"}, "callback_events must be a list of"),
+    (
+        {"callback_url": "https://example.com/h", "callback_events": "file.error"},
+        "callback_events must be a list of",
+    ),
     ({"callback_url": "https://example.com/h", "callback_headers": {"Host": "x"}}, "may not set 'Host'"),
     (
         {"callback_url": "https://example.com/h", "callback_headers": {"Mathpix-Signature": "x"}},
@@ -440,7 +443,9 @@ def test_conversion_formats_are_an_open_list(caplog: pytest.LogCaptureFixture) -
 
 
 def test_documented_options_are_never_refused() -> None:
-    off = models.submit_file_request("https://x.org/a.pdf", callback_url="https://x.org/h", callback_events=[])
+    off = models.submit_file_request(
+        "https://x.org/a.pdf", callback_url="https://x.org/h", callback_events=[]
+    )
     assert off.json is not None and off.json["callback_events"] == []  # the off switch
     for option in sorted(models.KNOWN_OCR_OPTIONS):
         models.validate_options({option: True}, "", allow_item_keys=True)  # never a "did you mean"
