@@ -946,8 +946,19 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
-#: Codes worth retrying whatever their status (v3 answers them under HTTP 200).
-RETRYABLE_CODES = frozenset({"storage_throttled", "http_max_requests", "sys_exception", "connection_closed"})
+#: Codes worth retrying whatever their status (v3 answers them under HTTP 200; a proxy may
+#: rewrite a status): the contract's ``unavailable`` (503), ``internal_error`` (500) and
+#: ``storage_throttled`` (503), and v3's own.
+RETRYABLE_CODES = frozenset(
+    {
+        "unavailable",
+        "internal_error",
+        "storage_throttled",
+        "http_max_requests",
+        "sys_exception",
+        "connection_closed",
+    }
+)
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Not a failure of the call: a state the caller waits on (retrying the call at
 #: transport speed would only burn the retry budget before the conversion ends).

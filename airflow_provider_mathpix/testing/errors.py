@@ -31,7 +31,7 @@ STATUS_OF: dict[str, int] = {
     "rate_limited": 429,
     "internal_error": 500,
     "bad_gateway": 502,
-    "service_unavailable": 503,
+    "unavailable": 503,
     "storage_throttled": 503,
     "gateway_timeout": 504,
 }

@@ -44,7 +44,7 @@ KINDS = (
 _STATUS_CODES = {
     "500": (500, "internal_error", "internal server error (injected)"),
     "502": (502, "bad_gateway", "bad gateway (injected)"),
-    "503": (503, "service_unavailable", "service unavailable (injected)"),
+    "503": (503, "unavailable", "service unavailable (injected)"),
     "504": (504, "gateway_timeout", "gateway timeout (injected)"),
     "storage_throttled": (
         503,

@@ -17,7 +17,7 @@ H = {"app_key": APP_KEY}
         ("quota_exceeded", 429, "quota_exceeded"),
         ("500", 500, "internal_error"),
         ("502", 502, "bad_gateway"),
-        ("503", 503, "service_unavailable"),
+        ("503", 503, "unavailable"),
         ("504", 504, "gateway_timeout"),
         ("storage_throttled", 503, "storage_throttled"),
     ],

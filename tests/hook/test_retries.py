@@ -67,7 +67,7 @@ def test_exhausted_retries_end_in_a_clear_error(api: Any, emulator: Any) -> None
         api.get_job("job-x")
     err = info.value
     assert (err.code, err.http_status, err.method, err.path) == (
-        "service_unavailable",
+        "unavailable",
         503,
         "GET",
         "/files/v1/jobs/job-x",

@@ -73,6 +73,10 @@ def test_v3_error_under_200() -> None:
         (500, "http_500", True),
         (502, "http_502", True),
         (503, "storage_throttled", True),
+        (503, "unavailable", True),
+        (500, "internal_error", True),
+        (200, "unavailable", True),  # the code decides even where the status does not say 5xx
+        (200, "internal_error", True),
         (504, "http_504", True),
         (200, "sys_exception", True),
         (200, "image_download_error", False),
