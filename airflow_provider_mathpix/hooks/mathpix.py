@@ -487,7 +487,10 @@ class MathpixHook(BaseHook):
     def iter_jobs(
         self, start: Any = None, end: Any = None, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Jobs newest first, optionally between ``start`` and ``end`` (yyyy-MM-dd or dates)."""
+        """Jobs newest first, optionally between ``start`` and ``end`` (yyyy-MM-dd or dates, UTC).
+
+        Both bounds are inclusive; only one of them given means that single day.
+        """
         models.jobs_request(start, end, page_size)
         return self._pages(lambda token: models.jobs_request(start, end, page_size, token), "jobs")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import inspect
 import itertools
 from collections.abc import Iterator
@@ -79,6 +80,11 @@ def test_iter_jobs_pages_newest_first(api: Any, doc_server: DocServer) -> None:
     listed = [j["job_id"] for j in api.iter_jobs(page_size=2)]
     assert sorted(listed) == sorted(made) and listed == list(reversed(made))
     assert api.iter_jobs(start="2000-01-01", end="2000-01-02") == []
+    # only one bound is that single day (UTC), not an open range
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    yesterday = today - datetime.timedelta(days=1)
+    assert len(api.iter_jobs(end=today)) == 5 and len(api.iter_jobs(start=today.isoformat())) == 5
+    assert api.iter_jobs(start=yesterday) == []
 
 
 @pytest.mark.slow

@@ -184,3 +184,43 @@ def test_data_source_target_validation(kwargs: dict[str, Any], match: str) -> No
 def test_create_validation() -> None:
     with pytest.raises(MathpixValidationError, match="provider"):
         MathpixCreateDataSourceOperator(task_id="c", provider="s3", bucket="b", auth_method="iam_role")
+
+
+def test_access_key_secret_is_sent_but_never_shown(
+    bucket_emulator: Any, airflow_db: None, capsys: Any
+) -> None:
+    """The legacy aws/access_key grant: the secret reaches Mathpix, and nowhere else (like the app_key)."""
+    from tests.system.support import task_states, xcom
+
+    secret = "wJalrXUtnFEMI-SECRET-" + uuid.uuid4().hex
+    bucket = f"keyed-{uuid.uuid4().hex[:8]}"
+
+    def create() -> Any:
+        return MathpixCreateDataSourceOperator(
+            task_id="create",
+            provider="aws",
+            bucket=bucket,
+            auth_method="access_key",
+            provider_specific_details={"aws_access_key_id": "AKIAEXAMPLEKEYID"},
+            region="us-east-1",
+            secret=secret,
+        )
+
+    assert "secret" not in MathpixCreateDataSourceOperator.template_fields  # never rendered in the UI
+    dag_run = _run("ds_access_key_secret", create)
+    logs = capsys.readouterr()
+    assert task_states(dag_run) == {"create": "success"}
+    result = xcom(dag_run, "create")
+    assert result["created"] is True and result["auth_method"] == "access_key"
+    assert secret not in repr(result) and secret not in logs.out + logs.err
+    listed = MathpixHook().list_data_sources()
+    assert [d["bucket"] for d in listed] == [bucket] and secret not in repr(listed)
+
+
+def test_create_refuses_a_secret_on_a_keyless_grant_before_any_request(bucket_emulator: Any) -> None:
+    details = {"iam_role_arn": "arn:aws:iam::123456789012:role/r", "aws_external_id": "x"}
+    with pytest.raises(MathpixValidationError, match="secret is only for aws/access_key"):
+        MathpixHook().create_data_source(
+            "aws", "b", "iam_role", provider_specific_details=details, secret="s"
+        )
+    assert bucket_emulator.stats()["requests"] == 0
