@@ -126,7 +126,7 @@ def submit(rt: Runtime, body: Any) -> dict[str, Any]:
     cb = body.get("callback")
     if cb is not None:
         if not isinstance(cb, dict) or not isinstance(cb.get("post"), str):
-            raise V3Error("opts_bad_callback", 'callback must be {"post": url, "headers": {...}}')
+            raise V3Error("opts_bad_callback", 'callback must be {"post": url, "headers", "reply", "body"}')
         try:
             url = check_callback_url(
                 cb["post"], "callback.post", allow_loopback_http=rt.config.allow_loopback_http
