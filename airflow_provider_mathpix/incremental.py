@@ -265,7 +265,9 @@ def _walk(
                 continue
             stats.submitted += 1
             custom_id = versioned_custom_id(relative, digest)
-            item = {"source_uri": source_uri, "custom_id": custom_id}
+            # ``filename`` (free text for Mathpix) carries the source into the job's listing,
+            # so the manifest and the warehouse row say where each document came from.
+            item = {"source_uri": source_uri, "custom_id": custom_id, "filename": source_uri}
             if destination_prefix:
                 item["destination_uri"] = destination_for(destination_prefix, custom_id)
                 item["destination_basename"] = basename_for(relative)

@@ -63,6 +63,7 @@ def three_days(
     from tests.system.support import make_pdf, task_states, xcom
 
     register(server, src, out)
+    emulator.configure(source_cache_ttl=0)  # a changed document is read afresh, as Mathpix does
     dag = incremental_dag(dag_id, server.uri(src, "incoming"), ledger, server.uri(out, "processed"))
     put_objects(server, src, {"incoming/a.pdf": sample_pdf, "incoming/b.pdf": sample_pdf})
     put_objects(server, src, {"incoming/notes.txt": b"not a document"})
