@@ -34,17 +34,19 @@ from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationE
 from airflow_provider_mathpix.models import MAX_ID_LENGTH, custom_id_from_key
 from airflow_provider_mathpix.storage import (
     DEFAULT_CONN_IDS,
-    LIST_PAGE_SIZE,
     SourcePrefixEmpty,
-    SourcePrefixUnreadable,
     StorageLocation,
     _azure_service,
-    _missing_provider,
     basename_for,
     destination_for,
+    filters_note,
     folder_prefix,
     key_selected,
+    list_azure_blobs,
+    list_gcs_blobs,
+    list_s3_objects,
     location_of,
+    unreadable,
     validate_walk_options,
 )
 
@@ -140,38 +142,19 @@ def in_window(modified: datetime | None, after: datetime | None, before: datetim
 
 
 # ---------------------------------------------------------------------- listings with identity
-def _list_s3(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject]:
-    try:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    except ImportError as exc:
-        raise _missing_provider("s3", exc) from exc
-    client = S3Hook(aws_conn_id=conn_id).get_conn()
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
-    )
-    for page in pages:
-        for obj in page.get("Contents", ()):
-            yield ListedObject(
-                obj["Key"], f"etag:{obj.get('ETag', '').strip(chr(34))}", obj.get("LastModified")
-            )
+def _s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject]:
+    for obj in list_s3_objects(bucket, prefix, conn_id):
+        yield ListedObject(obj["Key"], f"etag:{obj.get('ETag', '').strip(chr(34))}", obj.get("LastModified"))
 
 
-def _list_gcs(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject]:
-    try:
-        from airflow.providers.google.cloud.hooks.gcs import GCSHook
-    except ImportError as exc:
-        raise _missing_provider("gs", exc) from exc
-    client = GCSHook(gcp_conn_id=conn_id).get_conn()
-    for blob in client.list_blobs(bucket, prefix=prefix or None, page_size=LIST_PAGE_SIZE):
+def _gcs_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject]:
+    for blob in list_gcs_blobs(bucket, prefix, conn_id):
         identity = f"md5:{blob.md5_hash}" if blob.md5_hash else f"generation:{blob.generation}"
         yield ListedObject(blob.name, identity, blob.updated)
 
 
-def _list_azure(service: Any, container: str, prefix: str) -> Iterator[ListedObject]:
-    blobs = service.get_container_client(container).list_blobs(
-        name_starts_with=prefix or None, results_per_page=LIST_PAGE_SIZE
-    )
-    for blob in blobs:
+def _azure_objects(service: Any, container: str, prefix: str) -> Iterator[ListedObject]:
+    for blob in list_azure_blobs(service, container, prefix):
         md5 = getattr(blob.content_settings, "content_md5", None)
         identity = f"md5:{bytes(md5).hex()}" if md5 else f"etag:{str(blob.etag).strip(chr(34))}"
         yield ListedObject(blob.name, identity, blob.last_modified)
@@ -182,11 +165,11 @@ def list_objects(
 ) -> tuple[Iterator[ListedObject], str | None]:
     """The objects under ``prefix`` (streamed, page by page) and the Azure account, if any."""
     if loc.kind == "s3":
-        return _list_s3(loc.bucket, prefix, conn_id), loc.account
+        return _s3_objects(loc.bucket, prefix, conn_id), loc.account
     if loc.kind == "gs":
-        return _list_gcs(loc.bucket, prefix, conn_id), loc.account
+        return _gcs_objects(loc.bucket, prefix, conn_id), loc.account
     service = _azure_service(conn_id)
-    return _list_azure(service, loc.bucket, prefix), loc.account or service.account_name
+    return _azure_objects(service, loc.bucket, prefix), loc.account or service.account_name
 
 
 # ---------------------------------------------------------------------- the walk
@@ -275,14 +258,10 @@ def _walk(
     except MathpixError:
         raise
     except Exception as exc:
-        where = f"{loc.kind}://{loc.bucket}/{prefix}" if loc.kind != "azure" else f"container {loc.bucket!r}"
-        raise SourcePrefixUnreadable(
-            f"cannot list source_prefix {where} with connection {conn_id!r}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise unreadable(loc, prefix, conn_id, exc) from exc
     if stats.listed == 0 and on_empty == "fail":
         raise SourcePrefixEmpty(
             f"source_prefix {loc.kind}://{loc.bucket}/{prefix} matched no object"
-            + (f" (pattern={pattern!r})" if pattern else "")
-            + (f" (suffixes={list(suffixes)!r})" if suffixes else "")
+            + filters_note(pattern, suffixes)
             + "; set allow_empty=True to accept an empty prefix"
         )

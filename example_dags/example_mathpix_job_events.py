@@ -7,10 +7,12 @@
   asset, whose ``AssetWatcher`` runs :class:`MathpixJobCompletedTrigger` in the
   triggerer: it fires once per completed job whose id starts with the convert DAG's
   prefix -- and would equally for jobs submitted by a script or an SCS migration with
-  that prefix. Each run writes the manifest of the jobs that fired
-  (``MathpixJobSensor``: already complete, so it returns at once) and loads them into
-  the warehouse (``MathpixResultsToSqlOperator``). A manual run can name a job with
-  ``{"job_id": "..."}`` in its conf.
+  that prefix. Each run writes the manifest of the jobs that fired and records their
+  documents in the conversion ledger (``MathpixJobSensor``: already complete, so it
+  returns at once), then loads them into the warehouse (``MathpixResultsToSqlOperator``).
+  A manual run can name a job with ``{"job_id": "..."}`` in its conf. A convert run that
+  starts before the previous job was recorded would submit that job's documents again:
+  daily runs leave ample time; for tighter schedules wait in the convert DAG instead.
 
 Configured like the flagship: ``MATHPIX_DEMO_BUCKET`` (default ``mathpix-demo``);
 connections ``mathpix_default``, ``aws_default`` and ``mathpix_warehouse`` (any
@@ -33,6 +35,7 @@ from airflow_provider_mathpix.triggers.events import MathpixJobCompletedTrigger
 BUCKET = os.environ.get("MATHPIX_DEMO_BUCKET", "mathpix-demo")
 INCOMING = f"s3://{BUCKET}/incoming/"
 MANIFESTS = f"s3://{BUCKET}/manifests/"
+LEDGER = f"s3://{BUCKET}/ledger/"
 CONVERT_DAG_ID = "example_mathpix_job_events_convert"
 #: The default job_id of a job operator starts with ``airflow:<dag_id>:<task_id>:``.
 JOB_PREFIX = f"airflow:{CONVERT_DAG_ID}:convert:"
@@ -65,7 +68,8 @@ with DAG(
         source_prefix=INCOMING,
         suffixes=[".pdf"],
         skip_converted=True,
-        ledger_path=f"s3://{BUCKET}/ledger/",
+        ledger_path=LEDGER,
+        ledger_conn_id="aws_default",
         allow_empty=True,
         conversion_formats={"md": True},
         wait_for_completion=False,
@@ -100,6 +104,8 @@ with DAG(
         task_id="report",
         manifest_path=MANIFESTS,
         manifest_conn_id="aws_default",
+        ledger_path=LEDGER,  # the convert task did not wait: the job is recorded here
+        ledger_conn_id="aws_default",
         conversion_formats={"md": True},
         poke_interval=5,
         timeout=600,

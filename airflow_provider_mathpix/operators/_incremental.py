@@ -75,6 +75,17 @@ def incremental_items(op: MathpixSubmitJobOperator, stats: WalkStats) -> Iterato
     )
 
 
+def warn_if_unrecorded(op: MathpixSubmitJobOperator) -> None:
+    """Without waiting, this task never sees the results: someone else must record them."""
+    if op.skip_converted and not op.wait_for_completion:
+        op.log.warning(
+            "skip_converted with wait_for_completion=False: this task does not record the job in "
+            "the ledger %s; give the same ledger_path to the MathpixJobSensor that waits for it, "
+            "or the next run will submit these documents again",
+            op.ledger_path,
+        )
+
+
 def skip_counts(stats: WalkStats) -> dict[str, int]:
     return {SKIPPED_KEY: stats.already_converted, OUTSIDE_WINDOW_KEY: stats.outside_window}
 

@@ -46,6 +46,7 @@ from airflow_provider_mathpix.operators._incremental import (
     skip_counts,
     uses_incremental_walk,
     validate_incremental,
+    warn_if_unrecorded,
 )
 from airflow_provider_mathpix.operators._job_parts import (
     iter_parts,
@@ -334,6 +335,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         if not uses_incremental_walk(self):
             return {}
         log_walk(self, self._walk_stats)
+        warn_if_unrecorded(self)
         counts = skip_counts(self._walk_stats)
         for key, value in counts.items():
             context["ti"].xcom_push(key=key, value=value)

@@ -1,4 +1,5 @@
-"""The event-driven example pair: convert without waiting, the watcher fires, the load DAG loads.
+"""The event-driven example pair: convert without waiting, the watcher fires, the load DAG loads
+(and records the job in the ledger, so the next convert run submits nothing again).
 
 The scheduler's part (turning the trigger's event into an asset event and a run of the
 load DAG) is Airflow's; here the watcher's own trigger -- rebuilt from its serialized
@@ -74,3 +75,8 @@ def test_convert_fire_load(
         .get_records("SELECT document_id, status FROM mathpix_documents ORDER BY document_id")
     )
     assert [tuple(row) for row in rows] == [("a.pdf", "completed"), ("b.pdf", "completed")]
+
+    # The load DAG's sensor recorded the job in the ledger: the next convert run skips both.
+    again = xcom(run_dag(convert), "convert")
+    assert (again["status"], again["files_skipped"]) == ("empty", 2)
+    assert bucket_emulator.stats()["files_created"] == 2

@@ -90,3 +90,10 @@ def test_templated_window_is_accepted_at_parse_time() -> None:
         modified_before="{{ data_interval_end }}",
     )
     assert "modified_after" in op.template_fields and "modified_before" in op.template_fields
+
+
+def test_sensor_ledger_needs_the_manifest() -> None:
+    from airflow_provider_mathpix.sensors.mathpix import MathpixJobSensor
+
+    with pytest.raises(MathpixValidationError, match="ledger_path needs write_manifest=True"):
+        MathpixJobSensor(task_id="s", job_id="j", ledger_path="s3://b/ledger/", write_manifest=False)
