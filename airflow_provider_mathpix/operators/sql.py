@@ -181,6 +181,11 @@ class MathpixResultsToSqlOperator(BaseOperator):
                 raise MathpixValidationError(
                     f"job must be a job's XCom with job_id and manifest_uri, got {self.job!r}"
                 )
+            if self.job.get("status") == "submitted":
+                raise MathpixValidationError(
+                    f"job {self.job['job_id']} was submitted without waiting (no results yet): load the "
+                    "return value of the MathpixJobSensor that waits for it"
+                )
             return str(self.job["job_id"]), self.job.get("manifest_uri")
         if not self.job_id or not self.manifest_uri:
             raise MathpixValidationError("manifest_uri and job_id are both required without job")

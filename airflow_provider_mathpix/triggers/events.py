@@ -159,8 +159,10 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
             if job_id.startswith(self.job_id_prefix or "") and job_id not in fired:
                 yield job_id
 
-    async def _poll(self, hook: MathpixHook) -> AsyncIterator[TriggerEvent]:
+    async def _completed(self, hook: MathpixHook) -> list[dict[str, Any]]:
+        """One poll: the payloads of the watched jobs now complete and not yet reported."""
         fired = await asyncio.to_thread(self._fired)
+        payloads = []
         async for job_id in self._candidates(hook, fired):
             try:
                 job = await hook.aget_job(job_id)
@@ -169,23 +171,17 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
                     self.log.info("Job %s not readable yet (%s); will look again", job_id, exc)
                     continue
                 raise
-            if job.get("status") != "completed":
-                continue
-            self.log.info("Mathpix job %s completed: firing the asset event", job_id)
-            event = TriggerEvent(
-                {
-                    "job_id": job_id,
-                    "status": "completed",
-                    "file_count": int(job.get("file_count") or 0),
-                    "files_completed": int(job.get("files_completed") or 0),
-                    "files_errored": int(job.get("files_errored") or 0),
-                }
-            )
-            try:
-                yield event
-            finally:
-                # Delivered: recorded even when the triggerer stops this trigger right after it.
-                await asyncio.to_thread(self._mark, job_id)
+            if job.get("status") == "completed":
+                payloads.append(
+                    {
+                        "job_id": job_id,
+                        "status": "completed",
+                        "file_count": int(job.get("file_count") or 0),
+                        "files_completed": int(job.get("files_completed") or 0),
+                        "files_errored": int(job.get("files_errored") or 0),
+                    }
+                )
+        return payloads
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll forever (an asset watcher's trigger lives as long as its DAG)."""
@@ -194,8 +190,15 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
         async with hook:
             while True:
                 try:
-                    async for event in self._poll(hook):
-                        yield event
+                    completed = await self._completed(hook)
                 except Exception as exc:  # keep watching: the next poll starts from the markers
                     self.log.warning("Polling Mathpix jobs failed (will poll again): %s", exc)
+                    completed = []
+                for payload in completed:
+                    self.log.info("Mathpix job %s completed: firing the asset event", payload["job_id"])
+                    try:
+                        yield TriggerEvent(payload)
+                    finally:
+                        # Delivered: recorded even when the triggerer stops this trigger right after it.
+                        await asyncio.to_thread(self._mark, payload["job_id"])
                 await asyncio.sleep(interval)

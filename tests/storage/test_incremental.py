@@ -53,7 +53,10 @@ def run_day(dag: Any, day: int) -> Any:
     bag = DagBag(dag_folder=os.devnull)
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
-    return dag.test(logical_date=DAY1 + timedelta(days=day))
+    logical_date = DAY1 + timedelta(days=day)
+    # A fixed run_after gives the day a fixed run_id: running a day again replaces that run
+    # with the same run_id, as clearing it would (so the same default job_id).
+    return dag.test(logical_date=logical_date, run_after=logical_date + timedelta(days=1))
 
 
 def three_days(
@@ -74,7 +77,8 @@ def three_days(
 
     # Day 2: c arrives and a changes (new content, same key).
     put_objects(server, src, {"incoming/c.pdf": sample_pdf, "incoming/a.pdf": make_pdf(2, "a, revised")})
-    day2 = xcom(run_day(dag, 1), "convert")
+    second = run_day(dag, 1)
+    day2 = xcom(second, "convert")
     assert (day2["file_count"], day2["files_completed"], day2["files_skipped"]) == (2, 2, 1)  # b skipped
 
     # Day 3: d arrives.
@@ -85,8 +89,10 @@ def three_days(
     # Day 2 cleared and rerun: nothing new is submitted, nothing billed.
     before = emulator.stats()["files_created"]
     rerun = run_day(dag, 1)
+    assert rerun.run_id == second.run_id
     assert task_states(rerun) == {"convert": "success"}
     again = xcom(rerun, "convert")
+    assert again["job_id"] == day2["job_id"]  # the same run, so the same Mathpix job
     assert again["status"] == "empty" and again["file_count"] == 0 and again["files_skipped"] == 4
     # Distinct (key, content) pairs: a, b, c, a', d.
     assert emulator.stats()["files_created"] == before == 5

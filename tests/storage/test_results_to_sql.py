@@ -161,5 +161,10 @@ def test_bad_arguments_fail_at_parse_time() -> None:
         MathpixResultsToSqlOperator(task_id="t", conn_id="w", job={"job_id": "j"}, pricing_tier="cheap")
     with pytest.raises(MathpixValidationError, match="give either job"):
         MathpixResultsToSqlOperator(task_id="t", conn_id="w")
+    not_waited = MathpixResultsToSqlOperator(
+        task_id="t", conn_id="w", job={"job_id": "j", "status": "submitted", "manifest_uri": None}
+    )
+    with pytest.raises(MathpixValidationError, match="submitted without waiting"):
+        not_waited.execute({})  # type: ignore[arg-type]
     with pytest.raises(MathpixValidationError, match="batch_size must be a positive integer"):
         MathpixResultsToSqlOperator(task_id="t", conn_id="w", job={"job_id": "j"}, batch_size=0)
