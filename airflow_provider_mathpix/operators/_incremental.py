@@ -108,6 +108,18 @@ def recorder_for(op: MathpixSubmitJobOperator) -> LedgerRecorder | None:
     return LedgerRecorder(ledger_folder(op.ledger_path, op.ledger_conn_id), op.log)  # type: ignore[arg-type]
 
 
+def push_skip_counts(op: MathpixSubmitJobOperator, context: Any, stats: WalkStats) -> dict[str, int]:
+    """Log the walk, push its counters (a deferred task resumes without them) and return them."""
+    if not uses_incremental_walk(op):
+        return {}
+    log_walk(op, stats)
+    warn_if_unrecorded(op)
+    counts = skip_counts(stats)
+    for key, value in counts.items():
+        context["ti"].xcom_push(key=key, value=value)
+    return counts
+
+
 def pulled_skip_counts(op: MathpixSubmitJobOperator, context: Any) -> dict[str, int]:
     """The counters pushed before deferring (a resumed task has no walk to count)."""
     if not uses_incremental_walk(op):

@@ -42,11 +42,11 @@ from airflow_provider_mathpix.operators._incremental import (
     incremental_items,
     log_walk,
     pulled_skip_counts,
+    push_skip_counts,
     recorder_for,
     skip_counts,
     uses_incremental_walk,
     validate_incremental,
-    warn_if_unrecorded,
 )
 from airflow_provider_mathpix.operators._job_parts import (
     iter_parts,
@@ -319,27 +319,11 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         )
         file_count = int(result.get("file_count") or 0)
         self.log.info("Submitted Mathpix job %s with %s files", job_id, f"{file_count:,}")
-        counts = self._skip_counts(context)  # before waiting: a deferral leaves execute() here
-        return {**self._after_submit(hook, job_id, file_count, outputs), **counts}
-
-    def _after_submit(
-        self, hook: MathpixHook, job_id: str, file_count: int, outputs: JobOutputs
-    ) -> dict[str, Any]:
+        counts = push_skip_counts(self, context, self._walk_stats)  # before a deferral leaves execute()
         if not self.wait_for_completion:
-            return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count}
+            return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count, **counts}
         event = self._wait_job(hook, job_id, time.time() + self.timeout)
-        return self._finish(hook, event, outputs)
-
-    def _skip_counts(self, context: Context) -> dict[str, int]:
-        """Push the walk's counters (a deferred task resumes without them) and return them."""
-        if not uses_incremental_walk(self):
-            return {}
-        log_walk(self, self._walk_stats)
-        warn_if_unrecorded(self)
-        counts = skip_counts(self._walk_stats)
-        for key, value in counts.items():
-            context["ti"].xcom_push(key=key, value=value)
-        return counts
+        return {**self._finish(hook, event, outputs), **counts}
 
     def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> dict[str, Any]:
         """Wait for ONE job in the worker, or defer to its trigger (``resume``: a split job's place)."""
@@ -392,7 +376,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         )
         context["ti"].xcom_push(key="job_ids", value=listed_job_ids(part_ids))
         context["ti"].xcom_push(key="job_count", value=len(part_ids))
-        counts = self._skip_counts(context)
+        counts = push_skip_counts(self, context, self._walk_stats)
         if not self.wait_for_completion:
             return {
                 **_empty_xcom(job_id),
