@@ -42,8 +42,8 @@ def incremental_dag(dag_id: str, source: str, ledger: str, destination: str, **e
     return dag
 
 
-def run_day(dag: Any, day: int) -> Any:
-    """Run (or, for a day already run, clear and rerun) the DAG for ``DAY1 + day``."""
+def run_at(dag: Any, logical_date: datetime, run_after: datetime | None = None) -> Any:
+    """Register ``dag`` (as the DAG processor would) and ``dag.test()`` it for ``logical_date``."""
     import os
 
     from airflow.dag_processing.bundles.manager import DagBundlesManager
@@ -53,10 +53,15 @@ def run_day(dag: Any, day: int) -> Any:
     bag = DagBag(dag_folder=os.devnull)
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
+    return dag.test(logical_date=logical_date, run_after=run_after)
+
+
+def run_day(dag: Any, day: int) -> Any:
+    """Run (or, for a day already run, clear and rerun) the DAG for ``DAY1 + day``."""
     logical_date = DAY1 + timedelta(days=day)
     # A fixed run_after gives the day a fixed run_id: running a day again replaces that run
     # with the same run_id, as clearing it would (so the same default job_id).
-    return dag.test(logical_date=logical_date, run_after=logical_date + timedelta(days=1))
+    return run_at(dag, logical_date, run_after=logical_date + timedelta(days=1))
 
 
 def three_days(
@@ -244,3 +249,41 @@ def test_identity_comes_from_the_listing(
     assert first == again and len(first) == 1
     assert changed != first
     assert split_versioned_custom_id(first[0])[0] == split_versioned_custom_id(changed[0])[0] == "a.pdf"  # type: ignore[index]
+
+
+def test_templated_data_interval_window_in_a_dag(
+    s3_server: StorageServer,
+    make_bucket: Callable[[StorageServer, str], str],
+    bucket_emulator: Any,
+    airflow_db: None,
+    sample_pdf: bytes,
+) -> None:
+    """``{{ data_interval_start }}``/``{{ data_interval_end }}`` render into the window: the
+    interval holding the upload converts the documents, the next interval sees none."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
+    from tests.system.support import task_states, xcom
+
+    src = make_bucket(s3_server, "tsrc")
+    register(s3_server, src)
+    put_objects(s3_server, src, {"incoming/a.pdf": sample_pdf, "incoming/b.pdf": sample_pdf})
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    with DAG("incremental_window", schedule="@daily", start_date=DAY1, catchup=False) as dag:
+        MathpixSubmitJobOperator(
+            task_id="convert",
+            source_prefix=s3_server.uri(src, "incoming"),
+            modified_after="{{ data_interval_start }}",
+            modified_before="{{ data_interval_end }}",
+            allow_empty=True,
+            poll_interval=0.2,
+            timeout=120,
+        )
+
+    holding = run_at(dag, today + timedelta(days=1))
+    assert holding.data_interval_start <= datetime.now(timezone.utc) < holding.data_interval_end
+    assert task_states(holding) == {"convert": "success"}
+    assert xcom(holding, "convert")["file_count"] == 2
+    later = xcom(run_at(dag, today + timedelta(days=2)), "convert")
+    assert (later["status"], later["file_count"], later["files_outside_window"]) == ("empty", 0, 2)
+    assert bucket_emulator.stats()["files_created"] == 2
