@@ -66,7 +66,6 @@ def incremental_items(op: MathpixSubmitJobOperator, stats: WalkStats) -> Iterato
         conn_id=op.source_conn_id,
         pattern=op.pattern,
         suffixes=op.suffixes,
-        destination_prefix=op.destination_prefix,
         modified_after=op.modified_after,
         modified_before=op.modified_before,
         already_converted=converted.__contains__ if converted is not None else None,

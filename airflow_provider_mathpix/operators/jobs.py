@@ -429,7 +429,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                     outputs.overrides[item["custom_id"]] = (dest, base)
             return iter(items)
         if uses_incremental_walk(self):
-            return incremental_items(self, self._walk_stats)
+            return (self._with_destination(item) for item in incremental_items(self, self._walk_stats))
         walked = storage.iter_source_items(
             self.source_prefix,  # type: ignore[arg-type]
             conn_id=self.source_conn_id,

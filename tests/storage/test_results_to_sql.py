@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mathpix.testing.storage_servers import StorageServer, put_objects
+from airflow_provider_mathpix.testing.storage_servers import StorageServer, put_objects, read_object
 
 from .support import register
 from .test_incremental import DAY1, run_day
@@ -135,6 +135,10 @@ def test_three_days_load_one_row_per_document(
         assert [row[0] for row in rows] == ["a.pdf", "b.pdf", "c.pdf", "d.pdf"]  # one row per document
         a_row = rows[0]
         assert a_row[2] == 2 and a_row[3] == f"s3://{src}/incoming/a.pdf" and a_row[4] == "completed"
+        # The manifest's output URI names the object Mathpix wrote.
+        [(output_uri,)] = query(f"SELECT output_uri FROM {table} WHERE document_id = 'a.pdf'")
+        assert output_uri.startswith(f"s3://{out}/processed/a.pdf:") and output_uri.endswith(".md")
+        assert b"a, revised" in read_object(s3_server, out, output_uri.split("/", 3)[3])
         [(markdown,)] = query(f"SELECT markdown FROM {table} WHERE document_id = 'a.pdf'")
         assert "a, revised" in markdown  # the changed document's new text replaced the old
         jobs = query(
