@@ -261,6 +261,11 @@ def _missing_provider(kind: str, exc: ImportError) -> StorageProviderMissing:
 
 
 def _list_s3(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
+    return (obj["Key"] for obj in list_s3_objects(bucket, prefix, conn_id))
+
+
+def list_s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[dict[str, Any]]:
+    """The raw ``list_objects_v2`` entries (``Key``, ``ETag``, ``LastModified``…), page by page."""
     try:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     except ImportError as exc:
@@ -270,18 +275,21 @@ def _list_s3(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
         Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
     )
     for page in pages:
-        for obj in page.get("Contents", ()):
-            yield obj["Key"]
+        yield from page.get("Contents", ())
 
 
 def _list_gcs(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
+    return (blob.name for blob in list_gcs_blobs(bucket, prefix, conn_id))
+
+
+def list_gcs_blobs(bucket: str, prefix: str, conn_id: str) -> Iterator[Any]:
+    """The listed ``Blob`` objects (``name``, ``md5_hash``, ``generation``, ``updated``…), lazily paged."""
     try:
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
     except ImportError as exc:
         raise _missing_provider("gs", exc) from exc
     client = GCSHook(gcp_conn_id=conn_id).get_conn()
-    for blob in client.list_blobs(bucket, prefix=prefix or None, page_size=LIST_PAGE_SIZE):
-        yield blob.name
+    yield from client.list_blobs(bucket, prefix=prefix or None, page_size=LIST_PAGE_SIZE)
 
 
 def _azure_service(conn_id: str) -> Any:
@@ -293,11 +301,14 @@ def _azure_service(conn_id: str) -> Any:
 
 
 def _list_azure(service: Any, container: str, prefix: str) -> Iterator[str]:
-    blobs = service.get_container_client(container).list_blobs(
+    return (blob.name for blob in list_azure_blobs(service, container, prefix))
+
+
+def list_azure_blobs(service: Any, container: str, prefix: str) -> Iterator[Any]:
+    """The listed ``BlobProperties`` (``name``, ``etag``, ``content_settings``…), lazily paged."""
+    yield from service.get_container_client(container).list_blobs(
         name_starts_with=prefix or None, results_per_page=LIST_PAGE_SIZE
     )
-    for blob in blobs:
-        yield blob.name
 
 
 def iter_source_items(
@@ -361,17 +372,27 @@ def _walk(
     except MathpixError:
         raise
     except Exception as exc:
-        where = f"{loc.kind}://{loc.bucket}/{prefix}" if loc.kind != "azure" else f"container {loc.bucket!r}"
-        raise SourcePrefixUnreadable(
-            f"cannot list source_prefix {where} with connection {conn_id!r}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise unreadable(loc, prefix, conn_id, exc) from exc
     if count == 0 and on_empty == "fail":
         raise SourcePrefixEmpty(
             f"source_prefix {loc.mathpix_uri(prefix, account=account)!r} matched no object"
-            + (f" (pattern={pattern!r})" if pattern else "")
-            + (f" (suffixes={list(suffixes)!r})" if suffixes else "")
+            + filters_note(pattern, suffixes)
             + "; set on_empty='succeed' to accept an empty prefix"
         )
+
+
+def unreadable(loc: StorageLocation, prefix: str, conn_id: str, exc: Exception) -> SourcePrefixUnreadable:
+    """The error for a listing that failed (no bucket, no permission, unreachable storage)."""
+    where = f"{loc.kind}://{loc.bucket}/{prefix}" if loc.kind != "azure" else f"container {loc.bucket!r}"
+    return SourcePrefixUnreadable(
+        f"cannot list source_prefix {where} with connection {conn_id!r}: {type(exc).__name__}: {exc}"
+    )
+
+
+def filters_note(pattern: str | None, suffixes: Sequence[str] | None) -> str:
+    return (f" (pattern={pattern!r})" if pattern else "") + (
+        f" (suffixes={list(suffixes)!r})" if suffixes else ""
+    )
 
 
 # ---------------------------------------------------------------------- data sources

@@ -210,6 +210,12 @@ def sample_errors(hook: MathpixHook, job_ids: Sequence[str]) -> list[dict[str, A
     return sample
 
 
+def _feeding(records: Iterator[dict[str, Any]], sink: Any) -> Iterator[dict[str, Any]]:
+    for record in records:
+        sink(record)
+        yield record
+
+
 @dataclass(frozen=True)
 class JobFinish:
     """How a completed job is reported: manifest location and the partial-success policy."""
@@ -219,6 +225,8 @@ class JobFinish:
     write_manifest: bool = True
     max_error_ratio: float = 0.0
     fail_on_file_errors: bool = True
+    #: Fed every manifest record, committed once the listing is complete (the conversion ledger).
+    recorder: Any = None
 
 
 def finish_job(
@@ -257,14 +265,18 @@ def finish_jobs(
     manifest_uri: str | None = None
     if finish.write_manifest:
         path = resolve_manifest_path(finish.manifest_path, job_id=name, conn_id=finish.manifest_conn_id)
-        records = itertools.chain.from_iterable(
+        records: Iterator[dict[str, Any]] = itertools.chain.from_iterable(
             (
                 {**record, "job_id": job_id} if split else record
                 for record in iter_job_records(hook, job_id, outputs, errors_sample)
             )
             for job_id in job_ids
         )
+        if finish.recorder is not None:
+            records = _feeding(records, finish.recorder.add)
         written = write_manifest(path, records)
+        if finish.recorder is not None:
+            finish.recorder.commit(name)
         manifest_uri = uri_of(path)
         log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)
     elif files_errored:

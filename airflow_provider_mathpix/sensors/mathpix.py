@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder
 from airflow_provider_mathpix.models import conversion_format_of, validate_conversion_formats
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
@@ -127,9 +128,12 @@ class MathpixJobSensor(_MathpixSensor):
     :param manifest_path: where to write the manifest (default under AIRFLOW_HOME, per job).
     :param write_manifest: False skips the manifest (XCom still carries an errors sample).
     :param conversion_formats, destination_prefix: only used to name outputs in the manifest.
+    :param ledger_path, ledger_conn_id: record the job's completed documents in this
+        conversion ledger (a job submitted with ``skip_converted=True`` and
+        ``wait_for_completion=False`` is recorded by whoever sees it finish).
     """
 
-    template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix")
+    template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix", "ledger_path")
     ui_color = "#e6f1f2"
 
     def __init__(
@@ -143,10 +147,18 @@ class MathpixJobSensor(_MathpixSensor):
         write_manifest: bool = True,
         conversion_formats: Mapping[str, bool] | Sequence[str] | None = None,
         destination_prefix: str | None = None,
+        ledger_path: str | ObjectStoragePath | None = None,
+        ledger_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         _require_id(job_id, "job_id")
+        if ledger_path is not None and not write_manifest:
+            raise MathpixValidationError(
+                "ledger_path needs write_manifest=True (the ledger is fed by the manifest)"
+            )
+        self.ledger_path = ledger_path
+        self.ledger_conn_id = ledger_conn_id
         self.job_id = job_id
         self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
         self.fail_on_file_errors = fail_on_file_errors
@@ -187,6 +199,11 @@ class MathpixJobSensor(_MathpixSensor):
                 write_manifest=self.write_manifest,
                 max_error_ratio=self.max_error_ratio,
                 fail_on_file_errors=self.fail_on_file_errors,
+                recorder=(
+                    LedgerRecorder(ledger_folder(self.ledger_path, self.ledger_conn_id), self.log)
+                    if self.ledger_path
+                    else None
+                ),
             ),
             log=self.log,
         )
