@@ -153,8 +153,10 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
             if self.job_id not in fired:
                 yield self.job_id
             return
-        start = (datetime.now(timezone.utc) - timedelta(days=self.lookback_days - 1)).strftime("%Y-%m-%d")
-        async for job in hook.aiter_jobs(start=start):
+        today = datetime.now(timezone.utc)
+        start = (today - timedelta(days=self.lookback_days - 1)).strftime("%Y-%m-%d")
+        # Both bounds: ``start`` alone would list that single day only, never today's jobs.
+        async for job in hook.aiter_jobs(start=start, end=today.strftime("%Y-%m-%d")):
             job_id = str(job.get("job_id") or "")
             if job_id.startswith(self.job_id_prefix or "") and job_id not in fired:
                 yield job_id
