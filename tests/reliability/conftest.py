@@ -1,0 +1,32 @@
+"""Reliability tests: each finding of the adversarial run, reproduced against real parts.
+
+The emulator (fault injection, ``listing_lag``) and the small hostile loopback servers of
+``hostile.py`` stand in for a sick Mathpix; nothing of the provider is mocked.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make ``tests.system.support`` importable
+
+from tests.system.support import airflow_db, emulator, pdf_server, s3_emulator, s3_server
+
+__all__ = ["airflow_db", "emulator", "pdf_server", "s3_emulator", "s3_server"]
+
+
+import json as _json
+from typing import Any as _Any
+
+import pytest as _pytest
+
+#: The key used against hostile servers; every test checks it never comes back out.
+SECRET = "mpx-REL-secret-key-7d1f2a"
+
+
+def connect(monkeypatch: _pytest.MonkeyPatch, url: str, *, password: str = SECRET, **extra: _Any) -> None:
+    """Point ``mathpix_default`` at ``url`` (fast retries unless ``extra`` says otherwise)."""
+    settings = {"max_retries": 2, "retry_max_wait": 0.01, "timeout": 5, **extra}
+    conn = {"conn_type": "mathpix", "host": url, "login": "rel-app", "password": password, "extra": settings}
+    monkeypatch.setenv("AIRFLOW_CONN_MATHPIX_DEFAULT", _json.dumps(conn))
