@@ -48,7 +48,7 @@ from airflow_provider_mathpix.operators._download import (  # noqa: F401 - re-ex
     _listed_targets,
     _ManifestFeed,
 )
-from airflow_provider_mathpix.operators._validation import is_template
+from airflow_provider_mathpix.operators._validation import duration_seconds, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -97,16 +97,6 @@ def validate_concurrency(value: object, field_name: str = "concurrency") -> int:
             f"{field_name} must be an integer from 1 to {MAX_CONCURRENCY}, got {value!r}"
         )
     return value
-
-
-def _positive_seconds(value: object, field_name: str, *, allow_zero: bool = False) -> float:
-    if hasattr(value, "total_seconds"):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MathpixValidationError(f"{field_name} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise MathpixValidationError(f"{field_name} must be {'>= 0' if allow_zero else '> 0'} seconds")
-    return float(value)
 
 
 def destination_display(destination: str | ObjectStoragePath) -> str:
@@ -198,8 +188,8 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         self.concurrency = validate_concurrency(concurrency)
         self.skip_existing = bool(skip_existing)
         self.trust_existing = bool(trust_existing)
-        self.format_timeout = _positive_seconds(format_timeout, "format_timeout", allow_zero=True)
-        self.format_poll_interval = _positive_seconds(format_poll_interval, "format_poll_interval")
+        self.format_timeout = duration_seconds(format_timeout, "format_timeout", allow_zero=True)
+        self.format_poll_interval = duration_seconds(format_poll_interval, "format_poll_interval")
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
         self.fail_on_error = fail_on_error

@@ -32,7 +32,7 @@ from airflow_provider_mathpix.operators._results import (
     output_exts,
     raise_for_wait_failure,
 )
-from airflow_provider_mathpix.operators._validation import has_template
+from airflow_provider_mathpix.operators._validation import duration_seconds, has_template
 from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once, wait_or_defer
 from airflow_provider_mathpix.triggers._status import ALWAYS_READY
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
@@ -52,6 +52,11 @@ class _MathpixSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 30)
+        # Finite, checked before Airflow's own handling (which overflows on inf): the
+        # deferrable path turns them into an absolute deadline and a poll interval.
+        kwargs["poke_interval"] = duration_seconds(kwargs["poke_interval"], "poke_interval")
+        if "timeout" in kwargs:
+            kwargs["timeout"] = duration_seconds(kwargs["timeout"], "timeout", allow_zero=True)
         super().__init__(**kwargs)
         self.mathpix_conn_id = mathpix_conn_id
         self.deferrable = deferrable
