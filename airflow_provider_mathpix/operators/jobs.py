@@ -35,6 +35,7 @@ from airflow_provider_mathpix.models import (
     JobItemChecker,
     classify_uri,
     validate_id,
+    validate_max_items_per_request,
     validate_options,
 )
 from airflow_provider_mathpix.operators._job_parts import (
@@ -177,6 +178,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval, self.timeout = validate_wait_settings(poll_interval, timeout)
+        if not is_template(max_items_per_request, True):
+            validate_max_items_per_request(max_items_per_request)  # at parse time, not at execute
         if max_files_per_job is not None and (
             isinstance(max_files_per_job, bool)
             or not isinstance(max_files_per_job, int)
@@ -206,7 +209,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                     f"files must be a list of source URIs or item dicts, got {type(self.files).__name__}"
                 )
             if at_parse_time and not has_template(self.files):
-                self._build_file_items()  # full check now: empty list, duplicates, bad URIs
+                # A templated destination_prefix is only known after rendering: check the
+                # items now without the destinations it would give them.
+                self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
         if has_prefix and not is_template(self.source_prefix, at_parse_time):
             storage.location_of(self.source_prefix)  # type: ignore[arg-type]
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
@@ -225,7 +230,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             item.setdefault("destination_basename", item["custom_id"])
         return item
 
-    def _build_file_items(self) -> list[dict[str, Any]]:
+    def _build_file_items(self, *, with_destinations: bool = True) -> list[dict[str, Any]]:
         """The explicit ``files`` list as validated job items (in memory: it already is)."""
         entries = list(self.files)  # type: ignore[arg-type]
         if not entries and not self.allow_empty:
@@ -248,7 +253,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                 raise MathpixValidationError(f"files[{index}].source_uri is required")
             classify_uri(source, f"files[{index}].source_uri")
             item.setdefault("custom_id", ids.custom_id_from_uri(source))
-            items.append(checker.check(self._with_destination(item), index))
+            items.append(checker.check(self._with_destination(item) if with_destinations else item, index))
         return items
 
     # ------------------------------------------------------------------ execution
