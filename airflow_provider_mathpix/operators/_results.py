@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,13 @@ from airflow_provider_mathpix.exceptions import (
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri as uri_of
 from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
+from airflow_provider_mathpix.operators._listing import (
+    LISTING_RECHECK,
+    LISTING_TIMEOUT,
+    ListingShort,
+    counted,
+    gave_up,
+)
 from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, enforce_policy
 from airflow_provider_mathpix.storage import destination_for
 from airflow_provider_mathpix.triggers._status import record_error_text
@@ -163,15 +172,38 @@ def _file_error(hook: MathpixHook, file_id: str) -> str:
 
 
 def iter_job_records(
-    hook: MathpixHook, job_id: str, outputs: JobOutputs, errors_sample: list[dict[str, Any]]
+    hook: MathpixHook,
+    job_id: str,
+    outputs: JobOutputs,
+    errors_sample: list[dict[str, Any]],
+    counters: Mapping[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Per-file results, page by page: completed files, then errored ones (with their error).
 
     The listing fills a file's ``status`` only under a ``status`` filter, hence two
     listings. An errored file's reason is on its own record (one GET each); the first
     :data:`ERRORS_SAMPLE_SIZE` are also appended to ``errors_sample`` for XCom.
+    With the job's ``counters`` (``file_count``, ``files_completed``, ``files_errored``)
+    each listing is checked against them (see ``_listing``): :class:`ListingShort` at
+    the end of a listing that trails them, ``invalid_response`` past ``file_count``.
     """
-    for item in hook.iter_job_files(job_id, status="completed"):
+    counters = counters or {}
+    file_count = int(counters["file_count"]) if counters.get("file_count") is not None else sys.maxsize
+    completed = counted(
+        hook.iter_job_files(job_id, status="completed"),
+        job_id,
+        "completed",
+        int(counters.get("files_completed") or 0),
+        file_count,
+    )
+    errored = counted(
+        hook.iter_job_files(job_id, status="error"),
+        job_id,
+        "errored",
+        int(counters.get("files_errored") or 0),
+        file_count,
+    )
+    for item in completed:
         yield {
             "file_id": item["file_id"],
             "custom_id": item.get("custom_id"),
@@ -180,7 +212,7 @@ def iter_job_records(
             "error": None,
             "outputs": outputs.for_file(item["file_id"], item.get("custom_id")),
         }
-    for item in hook.iter_job_files(job_id, status="error"):
+    for item in errored:
         error = _file_error(hook, item["file_id"])
         record = {
             "file_id": item["file_id"],
@@ -218,6 +250,8 @@ class JobFinish:
     write_manifest: bool = True
     max_error_ratio: float = 0.0
     fail_on_file_errors: bool = True
+    #: Seconds to wait for the job's listing to catch up with its counters (see ``_listing``).
+    listing_timeout: float = LISTING_TIMEOUT
 
 
 def finish_job(
@@ -231,6 +265,42 @@ def finish_job(
     """From a job event to the XCom value, or raise: API error, timeout, too many errored files."""
     raise_for_wait_failure(event)
     return finish_jobs(hook, str(event["job_id"]), [event], outputs=outputs, finish=finish, log=log)
+
+
+def _write_checked_manifest(
+    hook: MathpixHook,
+    path: Any,
+    parts: Sequence[Mapping[str, Any]],
+    outputs: JobOutputs,
+    finish: JobFinish,
+    errors_sample: list[dict[str, Any]],
+    log: Any,
+) -> int:
+    """Write the manifest of ``parts`` once their listings match their counters (bounded wait).
+
+    A listing found short aborts the write (nothing is published: the write is whole)
+    and is tried again every :data:`LISTING_RECHECK` seconds until ``listing_timeout``.
+    """
+    split = len(parts) > 1
+    deadline = time.monotonic() + finish.listing_timeout
+    while True:
+        errors_sample.clear()
+        records = itertools.chain.from_iterable(
+            (
+                {**record, "job_id": str(part["job_id"])} if split else record
+                for record in iter_job_records(hook, str(part["job_id"]), outputs, errors_sample, part)
+            )
+            for part in parts
+        )
+        try:
+            return write_manifest(path, records)
+        except ListingShort as short:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise gave_up(short, finish.listing_timeout) from None
+            if log is not None:
+                log.warning("%s; the listing lags the counters, listing again", short)
+            time.sleep(min(LISTING_RECHECK, left))
 
 
 def finish_jobs(
@@ -256,14 +326,7 @@ def finish_jobs(
     manifest_uri: str | None = None
     if finish.write_manifest:
         path = resolve_manifest_path(finish.manifest_path, job_id=name, conn_id=finish.manifest_conn_id)
-        records = itertools.chain.from_iterable(
-            (
-                {**record, "job_id": job_id} if split else record
-                for record in iter_job_records(hook, job_id, outputs, errors_sample)
-            )
-            for job_id in job_ids
-        )
-        written = write_manifest(path, records)
+        written = _write_checked_manifest(hook, path, parts, outputs, finish, errors_sample, log)
         manifest_uri = uri_of(path)
         log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)
     elif files_errored:
