@@ -54,17 +54,20 @@ def trickle(
         time.sleep(per_byte)
 
 
-def stream_body(sock: socket.socket, status: int, size: int, chunk: bytes = b" " * 65536) -> None:
-    """Announce ``size`` bytes and stream them (never held in memory); stops when the peer closes."""
-    sock.sendall(
-        f"HTTP/1.1 {status} X\r\nContent-Length: {size}\r\nContent-Type: application/json\r\n\r\n".encode()
-    )
+def stream_body(
+    sock: socket.socket, status: int, size: int, chunk: bytes = b" " * 65536, *, announce: bool = True
+) -> None:
+    """Stream ``size`` bytes (never held in memory), announced or ended by closing; stops if the peer goes."""
+    length = f"Content-Length: {size}" if announce else "Connection: close"
+    sock.sendall(f"HTTP/1.1 {status} X\r\n{length}\r\nContent-Type: application/json\r\n\r\n".encode())
     sent = 0
     try:
         while sent < size:
             piece = chunk[: size - sent]
             sock.sendall(piece)
             sent += len(piece)
+        if not announce:
+            sock.shutdown(socket.SHUT_WR)
     except OSError:
         return
 
