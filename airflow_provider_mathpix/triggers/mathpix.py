@@ -84,15 +84,8 @@ class _PollingTrigger(BaseTrigger):
         try:
             hook = MathpixHook(mathpix_conn_id=self.conn_id)
             async with hook:
-                await asyncio.sleep(
-                    max(
-                        0.0,
-                        min(
-                            random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX)),
-                            self.end_time - time.time(),
-                        ),
-                    )
-                )
+                spread = random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX))
+                await asyncio.sleep(max(0.0, min(spread, self.end_time - time.time())))
                 while True:
                     try:
                         # The deadline holds even while a poll is in flight (a server may
@@ -110,12 +103,13 @@ class _PollingTrigger(BaseTrigger):
                         payload = None
                     if payload is not None:
                         return payload
+                    wait = interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
                     left = self.end_time - time.time()
-                    if left <= 0:
+                    if left <= wait:
+                        # No poll AT the deadline: triggers sharing one would all send it at once.
+                        await asyncio.sleep(max(0.0, left))
                         return self._timeout_payload()
-                    await asyncio.sleep(
-                        min(interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER), left)
-                    )
+                    await asyncio.sleep(wait)
         except Exception as exc:
             # Opening the client (reading the connection) failed: still one clear event.
             self.log.error("Could not start polling Mathpix: %s", exc)
