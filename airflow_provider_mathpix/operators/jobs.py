@@ -46,6 +46,7 @@ from airflow_provider_mathpix.operators._job_parts import (
     part_job_ids,
     parts_xcom,
 )
+from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
@@ -57,6 +58,7 @@ from airflow_provider_mathpix.operators._results import (
 )
 from airflow_provider_mathpix.operators._validation import (
     FastTemplatingMixin,
+    duration_seconds,
     has_template,
     is_template,
     merge_named_options,
@@ -94,6 +96,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
     :param manifest_path: where the JSON Lines manifest goes (URI, local path or
         ObjectStoragePath; a trailing ``/`` means a folder); default under AIRFLOW_HOME.
     :param manifest_conn_id: storage connection for a manifest URI given as a string.
+    :param listing_timeout: seconds to wait for the job's file listing to catch up with its
+        counters (Mathpix may list files after counting them done); past it the task fails
+        naming the shortfall instead of succeeding short.
     :param allow_empty: with ``source_prefix``, succeed (without any request) when nothing matches.
     :param max_files_per_job: split the documents into several Mathpix jobs of at most
         this many files, named ``<job_id>.p0001``, ``<job_id>.p0002``, ... (deterministic:
@@ -144,6 +149,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         fail_on_file_errors: bool = True,
         manifest_path: str | ObjectStoragePath | None = None,
         manifest_conn_id: str | None = None,
+        listing_timeout: float = LISTING_TIMEOUT,
         mathpix_conn_id: str = MathpixHook.default_conn_name,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -174,6 +180,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         self.fail_on_file_errors = fail_on_file_errors
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
+        self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.mathpix_conn_id = mathpix_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
@@ -479,6 +486,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             manifest_conn_id=self.manifest_conn_id,
             max_error_ratio=self.max_error_ratio,
             fail_on_file_errors=self.fail_on_file_errors,
+            listing_timeout=self.listing_timeout,
         )
 
     def _finish(self, hook: MathpixHook, event: Mapping[str, Any], outputs: JobOutputs) -> dict[str, Any]:

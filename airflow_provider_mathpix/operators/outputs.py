@@ -48,6 +48,7 @@ from airflow_provider_mathpix.operators._download import (  # noqa: F401 - re-ex
     _listed_targets,
     _ManifestFeed,
 )
+from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.operators._validation import duration_seconds, is_template
 
 if TYPE_CHECKING:
@@ -138,6 +139,9 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         downloading it at all (the cheapest rerun; use when outputs are never partial, e.g.
         nothing but this operator writes there).
     :param format_timeout: seconds to keep waiting for a ``format_not_ready`` output.
+    :param listing_timeout: seconds to wait for the job's file listing to catch up with its
+        counters (Mathpix may list files after counting them done); past it the task fails
+        naming the shortfall instead of succeeding short.
     :param manifest_path: where the JSON Lines manifest of this download goes (default:
         under AIRFLOW_HOME, named after the task instance); ``manifest_conn_id`` its connection.
     :param fail_on_error: fail the task (after writing everything it could and the
@@ -172,6 +176,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         trust_existing: bool = False,
         format_timeout: float = 600.0,
         format_poll_interval: float = 2.0,
+        listing_timeout: float = LISTING_TIMEOUT,
         manifest_path: str | ObjectStoragePath | None = None,
         manifest_conn_id: str | None = None,
         fail_on_error: bool = True,
@@ -190,6 +195,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         self.trust_existing = bool(trust_existing)
         self.format_timeout = duration_seconds(format_timeout, "format_timeout", allow_zero=True)
         self.format_poll_interval = duration_seconds(format_poll_interval, "format_poll_interval")
+        self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
         self.fail_on_error = fail_on_error
@@ -250,7 +256,9 @@ class MathpixDownloadOutputsOperator(BaseOperator):
             log=self.log,
         )
         targets = (
-            _job_targets(hook, self.job_id) if self.job_id else _listed_targets(list(self.file_ids or ()))
+            _job_targets(hook, self.job_id, self.listing_timeout)
+            if self.job_id
+            else _listed_targets(list(self.file_ids or ()))
         )
         try:
             totals = asyncio.run(downloader.run(targets))

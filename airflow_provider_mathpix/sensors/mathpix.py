@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.models import validate_conversion_formats
+from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
@@ -132,6 +133,9 @@ class MathpixJobSensor(_MathpixSensor):
     :param manifest_path: where to write the manifest (default under AIRFLOW_HOME, per job).
     :param write_manifest: False skips the manifest (XCom still carries an errors sample).
     :param conversion_formats, destination_prefix: only used to name outputs in the manifest.
+    :param listing_timeout: seconds to wait for the job's file listing to catch up with its
+        counters (Mathpix may list files after counting them done); past it the task fails
+        naming the shortfall instead of succeeding short.
     """
 
     template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix")
@@ -148,10 +152,12 @@ class MathpixJobSensor(_MathpixSensor):
         write_manifest: bool = True,
         conversion_formats: Mapping[str, bool] | Sequence[str] | None = None,
         destination_prefix: str | None = None,
+        listing_timeout: float = LISTING_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         _require_id(job_id, "job_id")
+        self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.job_id = job_id
         self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
         self.fail_on_file_errors = fail_on_file_errors
@@ -192,6 +198,7 @@ class MathpixJobSensor(_MathpixSensor):
                 write_manifest=self.write_manifest,
                 max_error_ratio=self.max_error_ratio,
                 fail_on_file_errors=self.fail_on_file_errors,
+                listing_timeout=self.listing_timeout,
             ),
             log=self.log,
         )
