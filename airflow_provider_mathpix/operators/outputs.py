@@ -136,8 +136,9 @@ class MathpixDownloadOutputsOperator(BaseOperator):
     :param skip_existing: leave an output alone when the destination already holds one of
         the same size (reruns write nothing new; each output is still downloaded to compare).
     :param trust_existing: skip any output already present at the destination without
-        downloading it at all (the cheapest rerun; use when outputs are never partial, e.g.
-        nothing but this operator writes there).
+        downloading it at all (the cheapest rerun). Safe after a killed run: this operator
+        publishes an output at its name only once complete; use it when nothing else
+        writes partial files there.
     :param format_timeout: seconds to keep waiting for a ``format_not_ready`` output.
     :param listing_timeout: seconds to wait for the job's file listing to catch up with its
         counters (Mathpix may list files after counting them done); past it the task fails
