@@ -511,12 +511,23 @@ def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     try:
         yield out
     except BaseException:
-        # fsspec's close() would complete the upload with what was written so far.
-        discard = getattr(out, "discard", None)
-        if callable(discard):
-            with contextlib.suppress(Exception):
-                discard()
-        with contextlib.suppress(Exception):
-            out.closed = True  # type: ignore[misc]  # buffered fsspec files: close() then uploads nothing
+        _abandon(out)
         raise
     out.close()
+
+
+def _abandon(out: Any) -> None:
+    """Drop an unfinished object-store upload without completing it.
+
+    fsspec's ``close()`` (also called when the file object is garbage-collected)
+    completes the upload with whatever was written, so the file is discarded (s3fs aborts
+    its multipart upload, gcsfs deletes its resumable session) and marked closed.
+    ``ObjectStoragePath.open`` wraps the fsspec file (for lineage), hence ``_obj``.
+    """
+    raw = getattr(out, "_obj", out)
+    discard = getattr(raw, "discard", None)
+    if callable(discard):
+        with contextlib.suppress(Exception):
+            discard()
+    with contextlib.suppress(Exception):
+        raw.closed = True

@@ -114,16 +114,24 @@ def test_an_error_mid_manifest_publishes_nothing_locally(tmp_path: Path) -> None
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("lines", [100, 5000])
 def test_an_error_mid_manifest_publishes_nothing_in_s3(
-    s3_server: Any, monkeypatch: pytest.MonkeyPatch
+    s3_server: Any, monkeypatch: pytest.MonkeyPatch, lines: int
 ) -> None:
+    import gc
+
     for name, value in s3_server.airflow_env.items():
         monkeypatch.setenv(name, value)
-    create_bucket(s3_server, "whole-err")
-    # 5,000 lines of 2 KB: past s3fs's 5 MB block, so a multipart upload was under way.
+    bucket = f"whole-err-{lines}"
+    create_bucket(s3_server, bucket)
+    # 100 lines stay in s3fs's buffer (one PUT at close); 5,000 lines of 2 KB pass its
+    # 5 MB block, so a multipart upload was under way. Neither may be completed, not
+    # even when the abandoned file object is garbage-collected (fsspec closes it then).
     with pytest.raises(RuntimeError):
-        write_manifest(ObjectStoragePath("s3://aws_default@whole-err/m/job.jsonl"), _failing_records(5000))
-    assert list_keys(s3_server, "whole-err") == []
+        write_manifest(ObjectStoragePath(f"s3://aws_default@{bucket}/m/job.jsonl"), _failing_records(lines))
+    gc.collect()
+    assert list_keys(s3_server, bucket) == []
 
 
 @pytest.mark.timeout(300)
