@@ -6,8 +6,12 @@ The emulator (fault injection, ``listing_lag``) and the small hostile loopback s
 
 from __future__ import annotations
 
+import json as _json
 import sys
 from pathlib import Path
+from typing import Any as _Any
+
+import pytest as _pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # make ``tests.system.support`` importable
 
@@ -16,10 +20,21 @@ from tests.system.support import airflow_db, emulator, pdf_server, s3_emulator, 
 __all__ = ["airflow_db", "emulator", "pdf_server", "s3_emulator", "s3_server"]
 
 
-import json as _json
-from typing import Any as _Any
+@_pytest.fixture(scope="session")
+def gcs_server() -> _Any:
+    from airflow_provider_mathpix.testing.storage_servers import gcs_emulator_server
 
-import pytest as _pytest
+    with gcs_emulator_server() as server:
+        yield server
+
+
+@_pytest.fixture(scope="session")
+def azure_server() -> _Any:
+    from airflow_provider_mathpix.testing.storage_servers import azurite_server
+
+    with azurite_server() as server:
+        yield server
+
 
 #: The key used against hostile servers; every test checks it never comes back out.
 SECRET = "mpx-REL-secret-key-7d1f2a"

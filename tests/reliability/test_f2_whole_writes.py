@@ -113,25 +113,29 @@ def test_an_error_mid_manifest_publishes_nothing_locally(tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir()] == ["job.jsonl"]
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("lines", [100, 5000])
-def test_an_error_mid_manifest_publishes_nothing_in_s3(
-    s3_server: Any, monkeypatch: pytest.MonkeyPatch, lines: int
+@pytest.mark.parametrize("cloud", ["s3", "gs", "azure"])
+def test_an_error_mid_manifest_publishes_nothing_in_a_bucket(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, cloud: str, lines: int
 ) -> None:
     import gc
 
-    for name, value in s3_server.airflow_env.items():
+    from airflow_provider_mathpix.storage import to_object_storage_path
+
+    server = request.getfixturevalue({"s3": "s3_server", "gs": "gcs_server", "azure": "azure_server"}[cloud])
+    for name, value in server.airflow_env.items():
         monkeypatch.setenv(name, value)
     bucket = f"whole-err-{lines}"
-    create_bucket(s3_server, bucket)
-    # 100 lines stay in s3fs's buffer (one PUT at close); 5,000 lines of 2 KB pass its
-    # 5 MB block, so a multipart upload was under way. Neither may be completed, not
-    # even when the abandoned file object is garbage-collected (fsspec closes it then).
+    create_bucket(server, bucket)
+    # 100 lines stay in the client's buffer (one upload at close); 5,000 lines of 2 KB
+    # pass its 5 MB block, so a multipart/resumable/block upload was under way. Neither
+    # may be completed, not even when the abandoned file object is garbage-collected.
     with pytest.raises(RuntimeError):
-        write_manifest(ObjectStoragePath(f"s3://aws_default@{bucket}/m/job.jsonl"), _failing_records(lines))
+        write_manifest(to_object_storage_path(server.uri(bucket, "m/job.jsonl")), _failing_records(lines))
     gc.collect()
-    assert list_keys(s3_server, bucket) == []
+    assert list_keys(server, bucket) == []
 
 
 @pytest.mark.timeout(300)
