@@ -189,20 +189,13 @@ def iter_job_records(
     """
     counters = counters or {}
     file_count = int(counters["file_count"]) if counters.get("file_count") is not None else sys.maxsize
-    completed = counted(
-        hook.iter_job_files(job_id, status="completed"),
-        job_id,
-        "completed",
-        int(counters.get("files_completed") or 0),
-        file_count,
-    )
-    errored = counted(
-        hook.iter_job_files(job_id, status="error"),
-        job_id,
-        "errored",
-        int(counters.get("files_errored") or 0),
-        file_count,
-    )
+
+    def listing(status: str, counter: str, name: str) -> Iterator[Mapping[str, Any]]:
+        expected = int(counters.get(counter) or 0)
+        return counted(hook.iter_job_files(job_id, status=status), job_id, name, expected, file_count)
+
+    completed = listing("completed", "files_completed", "completed")
+    errored = listing("error", "files_errored", "errored")
     for item in completed:
         yield {
             "file_id": item["file_id"],

@@ -1,6 +1,6 @@
 """Finding 6: a JSON or error body is never read whole (300 MB ``200`` and ``500`` answers).
 
-The client runs in a subprocess so its peak resident memory (``VmHWM`` of
+The client (a sync call, then an async one) runs in a subprocess so its peak resident memory (``VmHWM`` of
 ``/proc/<pid>/status``, which, unlike ``ru_maxrss``, is the process's own) can be read
 after the call. The baseline is the same process making the same call to a server
 that answers a tiny body.
@@ -28,12 +28,17 @@ CLIENT = textwrap.dedent(
     import json, sys
     from airflow_provider_mathpix.exceptions import MathpixAPIError
     from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+    import asyncio
     outcome = {}
     try:
         with MathpixHook() as hook:
             outcome["result"] = str(hook.get_job("job-1"))[:100]
     except MathpixAPIError as exc:
         outcome.update(code=exc.code, message=exc.message)
+    try:  # the async path too (a triggerer's): VmHWM is the peak of both
+        outcome["async_result"] = str(asyncio.run(MathpixHook().aget_job("job-1")))[:100]
+    except MathpixAPIError as exc:
+        outcome.update(async_code=exc.code, async_message=exc.message)
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmHWM:"):
@@ -83,11 +88,12 @@ def test_huge_bodies_are_capped(status: int, announce: bool) -> None:
     assert outcome.get("code") == ("invalid_response" if status == 200 else "internal_error") or (
         status == 500 and outcome.get("code") == "http_500"
     ), outcome
+    assert outcome.get("async_code") == outcome.get("code")
     if status == 200:
         assert ("314,572,800 bytes announced" if announce else "more than 33,554,432 bytes") in outcome[
             "message"
         ]
-        assert attempts == 1  # a too-large answer is not retried
+        assert attempts == 2  # a too-large answer is not retried (one sync call, one async)
     else:
-        assert attempts == 3  # still retried (a 500 is transient), each body cut short
+        assert attempts == 6  # still retried (a 500 is transient), each body cut short
     assert outcome["vmhwm_kb"] - baseline["vmhwm_kb"] < 64 * 1024, (outcome, baseline)
