@@ -51,9 +51,21 @@ class CallBudget:
 
     def __init__(self, settings: ClientSettings) -> None:
         self.deadline = time.monotonic() + settings.retry_deadline
+        self._last: MathpixAPIError | None = None
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
+
+    def judge(self, exc: MathpixAPIError) -> MathpixAPIError:
+        """The error to report for a failed attempt.
+
+        An attempt cut short by the call's own deadline says nothing about the API:
+        the failure before it (the 503 the API kept answering) is the one reported.
+        """
+        if exc.code == "timeout" and exc.http_status is None and self.left() <= 0 and self._last is not None:
+            return self._last
+        self._last = exc
+        return exc
 
 
 class _Wait(tenacity.wait.wait_base):

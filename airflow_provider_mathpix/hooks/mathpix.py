@@ -188,9 +188,17 @@ class MathpixHook(BaseHook):
         settings = self._get_settings()
         client = self.get_conn()
         budget = CallBudget(settings)
-        return retrying(settings, self.log, budget)(
-            lambda: send(client, settings, req, upload, sink, raw, budget.left())
-        )
+
+        def attempt() -> Any:
+            try:
+                return send(client, settings, req, upload, sink, raw, budget.left())
+            except MathpixAPIError as exc:
+                reported = budget.judge(exc)
+                if reported is exc:
+                    raise
+                raise reported from None
+
+        return retrying(settings, self.log, budget)(attempt)
 
     async def _acall(
         self,
@@ -209,7 +217,13 @@ class MathpixHook(BaseHook):
         budget = CallBudget(settings)
 
         async def attempt() -> Any:
-            return await asend(client, settings, req, upload, sink, raw, budget.left())
+            try:
+                return await asend(client, settings, req, upload, sink, raw, budget.left())
+            except MathpixAPIError as exc:
+                reported = budget.judge(exc)
+                if reported is exc:
+                    raise
+                raise reported from None
 
         return await aretrying(settings, self.log, budget)(attempt)
 

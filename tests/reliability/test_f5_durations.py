@@ -87,3 +87,23 @@ def test_operator_durations_must_be_finite(build: Any, field: str, value: float)
         pytest.raises(MathpixValidationError, match=field),
     ):
         build(**{field: value})
+
+
+@pytest.mark.timeout(60)
+def test_an_attempt_cut_by_retry_deadline_reports_the_api_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline ends the call; the error says what the API answered, not "timeout"."""
+    import socket
+    import time
+
+    from .hostile import HostileServer, Request, answer_json
+
+    def slow_503(req: Request, sock: socket.socket) -> None:
+        time.sleep(0.4)
+        answer_json(sock, 503, {"error": "service_unavailable", "error_info": {"id": "service_unavailable"}})
+
+    with HostileServer(slow_503) as server:
+        connect(monkeypatch, server.url, max_retries=10, retry_max_wait=0.01, retry_deadline=1.0)
+        with MathpixHook() as hook, pytest.raises(MathpixAPIError) as info:
+            hook.get_job("job-x")
+    assert (info.value.code, info.value.http_status) == ("service_unavailable", 503)
+    assert 2 <= len(server.requests) <= 3  # the third attempt was cut by the deadline
