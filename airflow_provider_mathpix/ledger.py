@@ -227,6 +227,10 @@ class LedgerRecorder:
         if split is not None:
             self._digests.append(split[1])
 
+    def reset(self) -> None:
+        """Forget what was fed so far (the listing is being read again from the start)."""
+        self._digests = DigestBuffer()
+
     def commit(self, job_name: str) -> None:
         self.written = write_segment(self.folder, job_name, self._digests.array())
         if self.log is not None:

@@ -23,12 +23,15 @@ prefix of a million keys is a million dicts); the hooks' clients page lazily.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import posixpath
 import re
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
@@ -53,6 +56,9 @@ MATHPIX_PROVIDERS: Mapping[str, str] = {"s3": "aws", "gs": "gcp", "azure": "azur
 #: Characters left as they are when a key is placed in a ``source_uri``; everything else
 #: (whitespace, ``%``, ``#``, ``?``, non-ASCII) is percent-encoded so the URI stays valid.
 _KEY_SAFE_CHARS = "/!$&'()*+,;=:@~-._"
+
+#: ``ObjectStoragePath.protocol`` values that mean the local filesystem.
+LOCAL_PROTOCOLS = ("", "file", "local")
 
 #: Objects listed per request (S3's maximum; GCS and Azure accept it too).
 LIST_PAGE_SIZE = 1000
@@ -491,3 +497,58 @@ def _require_provider(kind: str) -> None:
         importlib.import_module(_PROVIDER_MODULES[kind])
     except ImportError as exc:
         raise _missing_provider(kind, exc) from exc
+
+
+# ---------------------------------------------------------------------- whole writes
+@contextlib.contextmanager
+def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """Open ``path`` for writing so that no reader ever sees a partial object at its name.
+
+    Local files are written to a hidden temporary file beside the target and renamed
+    over it once complete (``os.replace`` is atomic); a kill mid-write leaves only the
+    temporary file. Object stores publish an object only when its upload completes
+    (S3 single PUT or completed multipart upload, GCS resumable upload, Azure block
+    list commit): on an error the upload is discarded instead of being completed, and
+    a killed process never completes it. So whatever is found at a final name is whole,
+    which is what makes ``trust_existing`` safe.
+    """
+    if path.protocol in LOCAL_PROTOCOLS:
+        final = path.path
+        parent = os.path.dirname(final) or "."
+        os.makedirs(parent, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".part", dir=parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temp)
+            raise
+        return
+    out = path.open("wb")
+    try:
+        yield out
+    except BaseException:
+        _abandon(out)
+        raise
+    out.close()
+
+
+def _abandon(out: Any) -> None:
+    """Drop an unfinished object-store upload without completing it.
+
+    fsspec's ``close()`` (also called when the file object is garbage-collected)
+    completes the upload with whatever was written, so the file is discarded (s3fs aborts
+    its multipart upload, gcsfs deletes its resumable session) and marked closed.
+    ``ObjectStoragePath.open`` wraps the fsspec file (for lineage), hence ``_obj``.
+    """
+    raw = getattr(out, "_obj", out)
+    discard = getattr(raw, "discard", None)
+    if callable(discard):
+        with contextlib.suppress(Exception):
+            discard()
+    with contextlib.suppress(Exception):
+        raw.closed = True

@@ -127,10 +127,14 @@ def child(spec: dict[str, Any]) -> None:
 
     if spec.get("own_tls"):
         # The counterfactual: each client builds its own TLS context, as httpx does by default.
+        import httpx
+
         from airflow_provider_mathpix.hooks import mathpix as hook_module
 
         shared = hook_module.client_kwargs
-        hook_module.client_kwargs = lambda settings: {**shared(settings), "verify": True}  # type: ignore[assignment]
+        hook_module.client_kwargs = lambda settings, **kw: shared(  # type: ignore[assignment]
+            settings, **{**kw, "tls": httpx.create_ssl_context()}
+        )
     rss_after_import = _rss_now_mb()
     end_time = time.time() + 3600
     triggers = []

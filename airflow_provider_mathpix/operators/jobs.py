@@ -36,6 +36,7 @@ from airflow_provider_mathpix.models import (
     JobItemChecker,
     classify_uri,
     validate_id,
+    validate_max_items_per_request,
     validate_options,
 )
 from airflow_provider_mathpix.operators._incremental import (
@@ -56,6 +57,7 @@ from airflow_provider_mathpix.operators._job_parts import (
     part_job_ids,
     parts_xcom,
 )
+from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
@@ -67,6 +69,7 @@ from airflow_provider_mathpix.operators._results import (
 )
 from airflow_provider_mathpix.operators._validation import (
     FastTemplatingMixin,
+    duration_seconds,
     has_template,
     is_template,
     merge_named_options,
@@ -104,6 +107,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
     :param manifest_path: where the JSON Lines manifest goes (URI, local path or
         ObjectStoragePath; a trailing ``/`` means a folder); default under AIRFLOW_HOME.
     :param manifest_conn_id: storage connection for a manifest URI given as a string.
+    :param listing_timeout: seconds to wait for the job's file listing to catch up with its
+        counters (Mathpix may list files after counting them done); past it the task fails
+        naming the shortfall instead of succeeding short.
     :param allow_empty: with ``source_prefix``, succeed (without any request) when nothing matches.
     :param max_files_per_job: split the documents into several Mathpix jobs of at most
         this many files, named ``<job_id>.p0001``, ``<job_id>.p0002``, ... (deterministic:
@@ -171,6 +177,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         fail_on_file_errors: bool = True,
         manifest_path: str | ObjectStoragePath | None = None,
         manifest_conn_id: str | None = None,
+        listing_timeout: float = LISTING_TIMEOUT,
         mathpix_conn_id: str = MathpixHook.default_conn_name,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -207,10 +214,13 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         self.fail_on_file_errors = fail_on_file_errors
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
+        self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.mathpix_conn_id = mathpix_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval, self.timeout = validate_wait_settings(poll_interval, timeout)
+        if not is_template(max_items_per_request, True):
+            validate_max_items_per_request(max_items_per_request)  # at parse time, not at execute
         if max_files_per_job is not None and (
             isinstance(max_files_per_job, bool)
             or not isinstance(max_files_per_job, int)
@@ -240,7 +250,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                     f"files must be a list of source URIs or item dicts, got {type(self.files).__name__}"
                 )
             if at_parse_time and not has_template(self.files):
-                self._build_file_items()  # full check now: empty list, duplicates, bad URIs
+                # A templated destination_prefix is only known after rendering: check the
+                # items now without the destinations it would give them.
+                self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
         if has_prefix and not is_template(self.source_prefix, at_parse_time):
             storage.location_of(self.source_prefix)  # type: ignore[arg-type]
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
@@ -260,7 +272,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             item.setdefault("destination_basename", item["custom_id"])
         return item
 
-    def _build_file_items(self) -> list[dict[str, Any]]:
+    def _build_file_items(self, *, with_destinations: bool = True) -> list[dict[str, Any]]:
         """The explicit ``files`` list as validated job items (in memory: it already is)."""
         entries = list(self.files)  # type: ignore[arg-type]
         if not entries and not self.allow_empty:
@@ -283,7 +295,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                 raise MathpixValidationError(f"files[{index}].source_uri is required")
             classify_uri(source, f"files[{index}].source_uri")
             item.setdefault("custom_id", ids.custom_id_from_uri(source))
-            items.append(checker.check(self._with_destination(item), index))
+            items.append(checker.check(self._with_destination(item) if with_destinations else item, index))
         return items
 
     # ------------------------------------------------------------------ execution
@@ -528,6 +540,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             max_error_ratio=self.max_error_ratio,
             fail_on_file_errors=self.fail_on_file_errors,
             recorder=recorder_for(self),
+            listing_timeout=self.listing_timeout,
         )
 
     def _finish(self, hook: MathpixHook, event: Mapping[str, Any], outputs: JobOutputs) -> dict[str, Any]:
