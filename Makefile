@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := .tools
 
-.PHONY: demo test lint typecheck setup clean bench
+.PHONY: demo test lint typecheck setup clean bench compat
 
 setup: $(STAMP)
 
@@ -32,6 +32,12 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -ra
+	$(MAKE) --no-print-directory compat
+
+# The built wheel on every supported Airflow (2.11 to 3.3), each in its own cached venv
+# under .tools/compat/ (see tests/compat/matrix.py; MATHPIX_COMPAT_JOBS sets parallelism).
+compat: $(STAMP)
+	$(BIN)/python tests/compat/matrix.py
 
 # Benchmarks print figures beside a baseline measured in the same run (see benchmarks/).
 bench: $(STAMP)

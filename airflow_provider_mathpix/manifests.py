@@ -15,8 +15,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from airflow.sdk import ObjectStoragePath
-
+from airflow_provider_mathpix._compat import ObjectStoragePath
 from airflow_provider_mathpix.storage import to_object_storage_path
 
 #: Where manifests go when the DAG author does not say: under the Airflow home, one per job.
@@ -97,6 +96,7 @@ def read_manifest(path: str | ObjectStoragePath, *, conn_id: str | None = None) 
     if not isinstance(path, ObjectStoragePath):
         path = to_object_storage_path(path, conn_id)
     with path.open("r", encoding="utf-8") as lines:
-        for line in lines:
+        # readline, not iteration: Airflow 3.0's tracking file wrapper is not iterable.
+        for line in iter(lines.readline, ""):
             if line.strip():
                 yield json.loads(line)

@@ -17,7 +17,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from airflow_provider_mathpix.operators.outputs import MathpixDownloadOutputsOperator, destination_asset
@@ -67,7 +67,7 @@ with DAG(
     @task(inlets=[LIBRARY_MARKDOWN])
     def index_library(**context: Any) -> dict[str, Any]:
         """Read what the triggering event says was published, and count the documents now there."""
-        from airflow.sdk import ObjectStoragePath
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
 
         events = context["triggering_asset_events"][LIBRARY_MARKDOWN]
         published = [event.extra for event in events]

@@ -24,7 +24,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from airflow_provider_mathpix.operators.outputs import MathpixDownloadOutputsOperator
@@ -86,7 +86,7 @@ with DAG(
     @task
     def load_warehouse(job: dict[str, Any]) -> dict[str, Any]:
         """Load one row per converted document: id, pages, title, markdown (an upsert by id)."""
-        from airflow.sdk import ObjectStoragePath
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
 
         from airflow_provider_mathpix.demo.warehouse import DocumentRow, load_documents, title_from_markdown
         from airflow_provider_mathpix.hooks.mathpix import MathpixHook

@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from airflow.sdk import BaseHook
 
 from airflow_provider_mathpix import models
+from airflow_provider_mathpix._compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._connection import (
     UI_FIELD_BEHAVIOUR,
@@ -110,19 +110,15 @@ class MathpixHook(BaseHook):
 
     def _get_settings(self) -> ClientSettings:
         if self._settings is None:
-            from airflow.sdk.log import mask_secret
-
             settings = self._from_connection(self.get_connection(self.mathpix_conn_id))
             mask_secret(settings.app_key)
             self._settings = settings
         return self._settings
 
     async def _aget_settings(self) -> ClientSettings:
-        """Read the connection with ``aget_connection``: a sync lookup blocks the triggerer's loop."""
+        """Read the connection without a sync lookup, which would block the triggerer's loop."""
         if self._settings is None:
-            from airflow.sdk.log import amask_secret
-
-            settings = self._from_connection(await self.aget_connection(self.mathpix_conn_id))
+            settings = self._from_connection(await aget_connection(self, self.mathpix_conn_id))
             await amask_secret(settings.app_key)
             self._settings = settings
         return self._settings

@@ -18,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow.sdk import ObjectStoragePath
-
 from airflow_provider_mathpix import manifests
+from airflow_provider_mathpix._compat import ObjectStoragePath
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 
