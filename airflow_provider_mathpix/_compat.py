@@ -32,7 +32,6 @@ from packaging.version import Version
 __all__ = [
     "AIRFLOW_VERSION",
     "AIRFLOW_V_3_0_PLUS",
-    "AIRFLOW_V_3_1_PLUS",
     "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
@@ -54,7 +53,6 @@ __all__ = [
 
 _BASE_VERSION = Version(Version(AIRFLOW_VERSION).base_version)
 AIRFLOW_V_3_0_PLUS = Version("3.0.0") <= _BASE_VERSION
-AIRFLOW_V_3_1_PLUS = Version("3.1.0") <= _BASE_VERSION
 
 if TYPE_CHECKING or AIRFLOW_V_3_0_PLUS:
     from airflow.sdk.definitions._internal.mixins import ResolveMixin

@@ -69,7 +69,9 @@ with DAG(
         """Read what the triggering event says was published, and count the documents now there."""
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-        events = context["triggering_asset_events"][LIBRARY_MARKDOWN]
+        # Airflow 2 calls assets "datasets" (the key is triggering_dataset_events there).
+        triggering = context.get("triggering_asset_events") or context["triggering_dataset_events"]
+        events = triggering[LIBRARY_MARKDOWN]
         published = [event.extra for event in events]
         library = ObjectStoragePath(LIBRARY, conn_id="aws_default")
         documents = sorted(path.name for path in library.iterdir() if path.name.endswith(".md"))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_mathpix.demo.console import Console
 from airflow_provider_mathpix.demo.environment import FlagshipSetup, emulated_services, real_services
 
 FLAGSHIP_DAG_ID = "example_mathpix_flagship"
@@ -39,6 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--real", action="store_true", help="use api.mathpix.com and your own S3 bucket")
     parser.add_argument("--documents", type=int, default=None, help="number of sample PDFs (default: 5)")
     parser.add_argument("--home", default=".demo", help="demo working folder (default: .demo)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show Airflow's own logs here instead of in <home>/demo.log"
+    )
     args = parser.parse_args(argv)
     if args.documents is not None and args.documents < 1:
         parser.error("--documents must be at least 1")
@@ -161,21 +165,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start = time.monotonic()
     workdir = Path(args.home).resolve()
+    console = Console(workdir / "demo.log", verbose=args.verbose)
+    if not args.verbose:
+        workdir.mkdir(parents=True, exist_ok=True)
+        console.log_path.write_text("")  # this run's logs only
+    target = "api.mathpix.com and your S3 bucket" if args.real else "the bundled emulator and an emulated S3"
+    console.line(f"Mathpix flagship demo on {target}")
+    if not args.verbose:
+        console.line(f"  Airflow's own logs: {console.log_path} (--verbose shows them here)")
     configure_airflow(workdir / "airflow-home")
     from airflow_provider_mathpix.demo.environment import patched_environ
 
-    services = (
-        real_services(workdir, documents=args.documents)
-        if args.real
-        else emulated_services(workdir, documents=args.documents)
-    )
-    with services as setup, patched_environ(setup.env):
-        dag = load_flagship_dag()
-        register_dags(dag)
-        setup_done = time.monotonic()
-        dag_run = dag.test()
-        finished = time.monotonic()
-        summary = summarize(setup, dag_run)
+    with console.capturing():
+        services = (
+            real_services(workdir, documents=args.documents, step=console.step)
+            if args.real
+            else emulated_services(workdir, documents=args.documents, step=console.step)
+        )
+        with services as setup, patched_environ(setup.env):
+            with console.step("Loading Airflow and the flagship DAG"):
+                dag = load_flagship_dag()
+            with console.step("Initialising Airflow's metadata DB (SQLite)"):
+                register_dags(dag)
+            setup_done = time.monotonic()
+            console.line(f"  Running {FLAGSHIP_DAG_ID} with dag.test() (deferrable tasks use the triggerer):")
+            dag_run = dag.test()
+            finished = time.monotonic()
+            summary = summarize(setup, dag_run)
     timings = {"total": finished - start, "setup": setup_done - start, "pipeline": finished - setup_done}
     print_summary(setup, summary, timings, args.real)
+    if not summary.ok and not args.verbose:
+        print(f"The run did not succeed: the task logs are in {console.log_path}")
     return 0 if summary.ok else 1

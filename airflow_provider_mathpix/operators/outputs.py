@@ -285,7 +285,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         )
         if totals.failed and self.fail_on_error:
             sample = ", ".join(
-                f"{e['custom_id'] or e['file_id']}.{e['ext']} ({e['error']})" for e in totals.errors_sample
+                f"{e['custom_id'] or e['file_id']}.{e['ext']}: {e['reason']}" for e in totals.errors_sample
             )
             raise MathpixError(
                 f"{totals.failed} outputs could not be downloaded into {dest_uri} (e.g. {sample}); "

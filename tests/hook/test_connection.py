@@ -121,13 +121,14 @@ def test_key_is_redacted_by_airflows_secret_masker(
     Airflow's own connection lookup registers the password too; the spy below proves the
     hook registers it itself, so the key is masked however the connection was obtained.
     """
-    import airflow.sdk.log
     from airflow.sdk._shared.secrets_masker import redact
 
+    import airflow_provider_mathpix.hooks.mathpix as hook_module
+
     registered: list[Any] = []
-    real = airflow.sdk.log.mask_secret
+    real = hook_module.mask_secret  # Airflow's own, bound through _compat (common-compat)
     monkeypatch.setattr(
-        airflow.sdk.log,
+        hook_module,
         "mask_secret",
         lambda secret, name=None: (registered.append(secret), real(secret, name)),
     )

@@ -269,7 +269,7 @@ async def test_file_trigger_missing_connection_is_not_reported_as_a_failed_file(
 
 
 async def test_trigger_that_cannot_build_its_client_yields_trigger_setup_error(monkeypatch):
-    """A connection Airflow finds but the hook refuses (a bad base URL) is a setup error, not a file failure."""
+    """A connection Airflow finds but the hook refuses (a bad base URL): a setup error, not a failed file."""
     value = json.dumps({"conn_type": "mathpix", "host": "ftp://example.invalid", "password": APP_KEY})
     monkeypatch.setenv("AIRFLOW_CONN_MATHPIX_BAD_HOST", value)
     trigger = MathpixFileTrigger("f-1", "mathpix_bad_host", poll_interval=0.05, end_time=time.time() + 5)
