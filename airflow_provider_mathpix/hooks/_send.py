@@ -49,7 +49,7 @@ def send(
                 return sink.commit()
             return check_answer(req, resp.status_code, resp.headers, resp.read(), raw=raw)
     except httpx.TransportError as exc:
-        raise transport_error(req, exc) from exc
+        raise transport_error(req, exc, settings.base_url) from exc
     finally:
         if upload and handle is not None:
             upload.close(handle)
@@ -83,7 +83,7 @@ async def asend(
                 return sink.commit()
             return check_answer(req, resp.status_code, resp.headers, await resp.aread(), raw=raw)
     except httpx.TransportError as exc:
-        raise transport_error(req, exc) from exc
+        raise transport_error(req, exc, settings.base_url) from exc
     finally:
         if upload and handle is not None:
             upload.close(handle)

@@ -73,7 +73,7 @@ class MathpixCreateDataSourceOperator(BaseOperator):
     ``create.output["data_source_id"]`` feeds the test/delete operators.
     """
 
-    template_fields: Sequence[str] = ("bucket", "name", "region")
+    template_fields: Sequence[str] = ("bucket", "name", "region", "mathpix_conn_id")
 
     def __init__(
         self,
@@ -139,7 +139,7 @@ class _DataSourceTargetOperator(BaseOperator):
     Either ``data_source_id`` or ``provider`` + ``bucket`` (looked up in the list).
     """
 
-    template_fields: Sequence[str] = ("data_source_id", "bucket")
+    template_fields: Sequence[str] = ("data_source_id", "bucket", "mathpix_conn_id")
 
     def __init__(
         self,

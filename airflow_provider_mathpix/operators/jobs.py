@@ -59,7 +59,12 @@ from airflow_provider_mathpix.operators._validation import (
     merge_named_options,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import check_job, job_counters, wait_or_defer
+from airflow_provider_mathpix.operators._waiting import (
+    ReportsWorkOnKill,
+    check_job,
+    job_counters,
+    wait_or_defer,
+)
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
 if TYPE_CHECKING:
@@ -70,7 +75,7 @@ __all__ = ["MathpixJobFilesErrored", "MathpixSubmitJobOperator", "MathpixWaitTim
 FileEntry = str | Mapping[str, Any]
 
 
-class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
+class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOperator):
     """Submit many documents as one Mathpix job and (optionally) wait for it.
 
     Give exactly one of:
@@ -111,6 +116,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         "job_id",
         "manifest_path",
         "callback_url",
+        "source_conn_id",
+        "manifest_conn_id",
+        "mathpix_conn_id",
     )
     template_fields_renderers = {"options": "json", "files": "json", "metadata": "json"}
     ui_color = "#c9e4f6"
@@ -252,6 +260,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
     # ------------------------------------------------------------------ execution
 
     def execute(self, context: Context) -> dict[str, Any]:
+        if self.files is not None:
+            self.files = read_once(self.files)
         job_options = self._validate(at_parse_time=False)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         job_id = self.job_id or ids.job_id_for(*ids.ids_from_context(context))
@@ -270,6 +280,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             self._check_data_sources(hook, outputs)
         # Pushed BEFORE submitting and waiting: a failed task still says which job it made.
         context["ti"].xcom_push(key="job_id", value=job_id)
+        self._mathpix_submitted = {"job_id": job_id}  # for on_kill, from the first call on
         if self.max_files_per_job is not None:
             return self._execute_parts(context, hook, job_id, stream, job_options, outputs)
         result = hook.submit_job(
@@ -438,6 +449,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             api_base=hook.base_url,
             destination_prefix=self.destination_prefix,
         )
+        if self.files is not None:
+            self.files = read_once(self.files)  # rendered afresh on resume
         if self.files is not None and any(
             isinstance(f, Mapping) and ("destination_uri" in f or "destination_basename" in f)
             for f in self.files
@@ -492,3 +505,17 @@ def _empty_xcom(job_id: str) -> dict[str, Any]:
         "manifest_uri": None,
         "errors_sample": [],
     }
+
+
+def read_once(files: Any) -> Any:
+    """``files`` as a list, reading a mapped upstream's XComs (a lazy sequence) exactly once.
+
+    Why by index: iterating Airflow's lazy XCom sequence probes one offset past its end and
+    logs that miss as an "XCom not found" error; its length is known, so ask for each item.
+    Validation, submission and lineage then all reuse the list.
+    """
+    if isinstance(files, (str, bytes, list, tuple)):
+        return files
+    if isinstance(files, Sequence):
+        return [files[index] for index in range(len(files))]
+    return list(files) if isinstance(files, Iterable) else files

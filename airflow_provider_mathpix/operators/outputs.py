@@ -165,6 +165,8 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         "destination",
         "destination_conn_id",
         "manifest_path",
+        "manifest_conn_id",
+        "mathpix_conn_id",
     )
     ui_color = "#e8f4fd"
 
@@ -311,7 +313,7 @@ class MathpixDeleteFilesOperator(BaseOperator):
     XCom: ``{"requested", "deleted", "conflicts", "conflict_sample", "failed", "errors_sample"}``.
     """
 
-    template_fields: Sequence[str] = ("job_id", "file_ids")
+    template_fields: Sequence[str] = ("job_id", "file_ids", "mathpix_conn_id")
     ui_color = "#fde8e8"
 
     def __init__(

@@ -132,7 +132,13 @@ class MathpixJobSensor(_MathpixSensor):
     :param conversion_formats, destination_prefix: only used to name outputs in the manifest.
     """
 
-    template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix")
+    template_fields: Sequence[str] = (
+        "job_id",
+        "manifest_path",
+        "destination_prefix",
+        "manifest_conn_id",
+        "mathpix_conn_id",
+    )
     ui_color = "#e6f1f2"
 
     def __init__(
@@ -207,7 +213,13 @@ class MathpixFileSensor(_MathpixSensor):
     API's code (or skips it with ``soft_fail``).
     """
 
-    template_fields: Sequence[str] = ("file_id", "formats", "destination_uri", "destination_basename")
+    template_fields: Sequence[str] = (
+        "file_id",
+        "formats",
+        "destination_uri",
+        "destination_basename",
+        "mathpix_conn_id",
+    )
     ui_color = "#e6f1f2"
 
     def __init__(

@@ -258,3 +258,24 @@ def test_finished_job_needs_no_trigger(airflow_db, emulator, pdf_server, tmp_pat
     assert task_states(dag_run) == {"submit": "success", "wait": "success"}
     assert xcom(dag_run, "wait")["files_completed"] == 1
     assert "running trigger in line" not in caplog.text
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["in-process", "deferrable"])
+def test_files_from_a_mapped_upstream_are_read_once(airflow_db, emulator, pdf_server, capsys, deferrable):
+    """``files=<mapped task>.output`` is a lazy sequence of XComs: read once, no "XCom not found" noise."""
+    names = ["one-page.pdf", "two-pages.pdf"]
+    with _dag("mathpix_job_files_from_mapped") as dag:
+
+        @task
+        def locate(name: str) -> str:
+            return pdf_server.doc(name)
+
+        MathpixSubmitJobOperator(
+            task_id="job", files=locate.expand(name=names), poll_interval=0.1, deferrable=deferrable
+        )
+
+    run = run_dag(dag)
+    logs = capsys.readouterr().out
+    assert task_states(run)["job"] == "success"
+    assert xcom(run, "job")["file_count"] == 2
+    assert "XCom not found" not in logs
