@@ -45,6 +45,7 @@ with DAG(
         deferrable=True,
         poll_interval=POLL_INTERVAL,
     )
+    # [START howto_operator_mathpix_download_outputs]  --8<-- [start:howto_operator_mathpix_download_outputs]
     publish = MathpixDownloadOutputsOperator(
         task_id="publish_markdown",
         job_id="{{ ti.xcom_pull(task_ids='convert')['job_id'] }}",
@@ -53,6 +54,7 @@ with DAG(
         destination_conn_id="aws_default",
         emit_asset=True,  # an asset event for LIBRARY_MARKDOWN when the download succeeds
     )
+    # [END howto_operator_mathpix_download_outputs]  --8<-- [end:howto_operator_mathpix_download_outputs]
     convert >> publish
 
 with DAG(

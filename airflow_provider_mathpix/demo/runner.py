@@ -25,7 +25,16 @@ from airflow_provider_mathpix.demo.environment import FlagshipSetup, emulated_se
 FLAGSHIP_DAG_ID = "example_mathpix_flagship"
 SHOWN_ROWS = 10
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FLAGSHIP_FILE = REPO_ROOT / "example_dags" / "example_mathpix_flagship.py"
+#: A clone's example_dags/, else the copy the wheel carries (pyproject: force-include).
+_EXAMPLES = next(
+    (
+        folder
+        for folder in (REPO_ROOT / "example_dags", Path(__file__).resolve().parents[1] / "example_dags")
+        if (folder / "example_mathpix_flagship.py").exists()
+    ),
+    REPO_ROOT / "example_dags",
+)
+FLAGSHIP_FILE = _EXAMPLES / "example_mathpix_flagship.py"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,7 +73,7 @@ def configure_airflow(airflow_home: Path) -> None:
 def load_flagship_dag() -> Any:
     """Import ``example_dags/example_mathpix_flagship.py`` (it reads its settings from the env)."""
     if not FLAGSHIP_FILE.exists():
-        raise SystemExit(f"{FLAGSHIP_FILE} not found: run the demo from a clone of the repository")
+        raise SystemExit(f"{FLAGSHIP_FILE} not found: reinstall the package or run from a clone")
     spec = importlib.util.spec_from_file_location("example_mathpix_flagship", FLAGSHIP_FILE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -80,16 +89,29 @@ def register_dags(*dags: Any) -> None:
     """Initialise the metadata DB and register the DAGs, as ``airflow db migrate`` and the
     dag-processor would in a deployment (``dag.test()`` runs a DAG the DB knows, and asset
     events queue runs only for consumer DAGs the DB knows)."""
+    import importlib
+
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils import db
 
+    from airflow_provider_mathpix._compat import AIRFLOW_VERSION
+
+    version = tuple(int(part) for part in AIRFLOW_VERSION.split(".")[:2])
     db.initdb()
     DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
+    # The DAG processor's own calls, which moved between 3.0, 3.1 and 3.2.
+    dagbag = importlib.import_module(
+        "airflow.dag_processing.dagbag" if version >= (3, 2) else "airflow.models.dagbag"
+    )
+    bag = dagbag.DagBag(dag_folder=os.devnull)
     for dag in dags:
+        if version < (3, 1):
+            dag.relative_fileloc = os.path.basename(dag.fileloc)  # what parsing the file sets
         bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    if version >= (3, 1):
+        dagbag.sync_bag_to_db(bag, "dags-folder", None)
+    else:
+        bag.sync_to_db("dags-folder", None)
 
 
 def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
@@ -163,6 +185,18 @@ def print_summary(setup: FlagshipSetup, summary: Summary, timings: dict[str, flo
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from importlib.metadata import version
+
+    if int(version("apache-airflow").split(".")[0]) < 3:
+        # The provider runs on Airflow 2.11; this demo drives Airflow 3's DAG processor and XCom API.
+        print(
+            f"The demo needs Airflow 3 (this environment has {version('apache-airflow')}); the "
+            "provider itself supports Airflow 2.11 and later. Use a separate virtual environment "
+            "with Airflow 3 to run the demo: "
+            'pip install "apache-airflow>=3.0,<3.4" "<wheel>[amazon,testing]"',
+            file=sys.stderr,
+        )
+        return 2
     start = time.monotonic()
     workdir = Path(args.home).resolve()
     console = Console(workdir / "demo.log", verbose=args.verbose)

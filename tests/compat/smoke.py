@@ -6,7 +6,8 @@ imports, the provider info loads through Airflow's ProvidersManager, the connect
 and ``test_connection`` answer, and one example DAG per operator family runs with
 ``dag.test()`` deferrable and not, against the bundled emulator and a moto S3 server.
 
-Usage: ``python smoke.py <example_dags dir>``; prints one line per check and exits 1 if any failed.
+Usage: ``python smoke.py [<example_dags dir>]`` (default: the copy inside the installed wheel);
+prints one line per check and exits 1 if any failed.
 """
 
 from __future__ import annotations
@@ -76,6 +77,19 @@ def validate_against(schema_file: str, value: Any) -> None:
 
     schema = json.loads((Path(airflow.__file__).parent / schema_file).read_text())
     jsonschema.validate(value, schema)
+
+
+def run_cli(module: str, *args: str, expect: int = 0) -> str:
+    """``python -m <module> <args>`` as a user would run it (a clean environment, no AIRFLOW_*)."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MATHPIX_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == expect, f"exit {result.returncode}: {out[-3000:]}"
+    return out
 
 
 def forget_object_stores() -> None:
@@ -322,6 +336,25 @@ def main(examples: Path) -> int:
                 mode = "deferrable" if deferrable else "in-process"
                 check(f"{name} ({mode})")(functools.partial(family, deferrable))
 
+    @check("documented commands: python -m airflow_provider_mathpix.testing --help")
+    def _emulator_cli() -> str:
+        out = run_cli("airflow_provider_mathpix.testing", "--help")
+        assert "--storage" in out and "docs/" not in out, out  # the wheel carries no docs/ folder
+        return "ok"
+
+    @check("documented commands: python -m airflow_provider_mathpix.demo --documents 2")
+    def _demo() -> str:
+        home = tempfile.mkdtemp(prefix="mathpix-compat-demo-")
+        if airflow_version() < (3, 0):
+            out = run_cli("airflow_provider_mathpix.demo", "--home", home, expect=2)
+            assert "The demo needs Airflow 3" in out, out
+            return "refused with a clear message (the demo drives Airflow 3 APIs)"
+        out = run_cli("airflow_provider_mathpix.demo", "--documents", "2", "--home", home)
+        assert "run SUCCESS" in out, out
+        above_summary = out.split("=" * 72)[0].strip().splitlines()
+        assert len(above_summary) <= 20, above_summary
+        return f"run SUCCESS, {len(above_summary)} lines above the summary"
+
     failed = [name for name, ok, _, _ in RESULTS if not ok]
     print(
         f"SMOKE {'PASSED' if not failed else 'FAILED'}: {len(RESULTS) - len(failed)}/{len(RESULTS)} checks",
@@ -349,4 +382,10 @@ def _png() -> bytes:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    if len(sys.argv) > 1:
+        folder = Path(sys.argv[1])
+    else:  # the example DAGs the wheel carries (what a user who installed it has)
+        import airflow_provider_mathpix
+
+        folder = Path(airflow_provider_mathpix.__file__).parent / "example_dags"
+    sys.exit(main(folder))
