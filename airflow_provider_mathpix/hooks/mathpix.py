@@ -21,6 +21,7 @@ from airflow_provider_mathpix import models
 from airflow_provider_mathpix._compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._connection import (
+    CONN_FIELDS,
     UI_FIELD_BEHAVIOUR,
     ClientSettings,
     settings_from_connection,
@@ -84,6 +85,39 @@ class MathpixHook(BaseHook):
             "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
             "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
         }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extras as form fields, for the Flask UI of Airflow 2.11 and 3.0/3.1 (with FAB).
+
+        Built from the same ``CONN_FIELDS`` that Airflow >= 3.2 reads from the provider
+        info, so both forms agree. Without flask_appbuilder (no FAB UI) there is no form to
+        add to: the extras are then set in the connection's Extra JSON.
+        """
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import IntegerField, StringField
+            from wtforms.validators import NumberRange, Optional
+        except ImportError:
+            return {}
+        widgets: dict[str, Any] = {}
+        for name, field in CONN_FIELDS.items():
+            default = field["schema"]["default"]
+            label, description = lazy_gettext(field["label"]), field["description"]
+            if "integer" in field["schema"]["type"]:
+                widgets[name] = IntegerField(
+                    label,
+                    description=description,
+                    validators=[Optional(), NumberRange(min=0)],
+                    widget=BS3TextFieldWidget(),
+                    default=default,
+                )
+            else:  # that UI has no decimal field; the hook parses (and checks) the number
+                widgets[name] = StringField(
+                    label, description=description, widget=BS3TextFieldWidget(), default=f"{default:g}"
+                )
+        return widgets
 
     # ------------------------------------------------------------------ settings and clients
 

@@ -244,7 +244,14 @@ def main(examples: Path) -> int:
             return "valid; this Airflow loads no connection forms without flask_appbuilder"
         declared = loaded.get("mathpix")
         assert declared and "password" in declared["relabeling"], declared
-        return "relabelled: " + ", ".join(sorted(declared["relabeling"]))
+        note = "relabelled: " + ", ".join(sorted(declared["relabeling"]))
+        widgets = MathpixHook.get_connection_form_widgets()
+        if widgets:  # a Flask (FAB) UI: the extras are form fields there
+            assert set(widgets) == {"timeout", "max_retries", "retry_max_wait", "retry_deadline"}, widgets
+            fields = ProvidersManager().connection_form_widgets
+            assert any(key.endswith("timeout") and "mathpix" in key for key in fields), sorted(fields)[:20]
+            note += f"; {len(widgets)} extra fields"
+        return note
 
     db_started = time.monotonic()
     from airflow.utils import db
