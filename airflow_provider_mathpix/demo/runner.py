@@ -85,10 +85,11 @@ def load_flagship_dag() -> Any:
     return dag
 
 
-def register_dags(*dags: Any) -> None:
-    """Initialise the metadata DB and register the DAGs, as ``airflow db migrate`` and the
-    dag-processor would in a deployment (``dag.test()`` runs a DAG the DB knows, and asset
-    events queue runs only for consumer DAGs the DB knows)."""
+def register_dags(*dags: Any, init_db: bool = True) -> None:
+    """Initialise the metadata DB (unless ``init_db=False``: done already) and register the
+    DAGs, as ``airflow db migrate`` and the dag-processor would in a deployment
+    (``dag.test()`` runs a DAG the DB knows, and asset events queue runs only for consumer
+    DAGs the DB knows)."""
     import importlib
 
     from airflow.dag_processing.bundles.manager import DagBundlesManager
@@ -97,7 +98,8 @@ def register_dags(*dags: Any) -> None:
     from airflow_provider_mathpix._compat import AIRFLOW_VERSION
 
     version = tuple(int(part) for part in AIRFLOW_VERSION.split(".")[:2])
-    db.initdb()
+    if init_db:
+        db.initdb()
     DagBundlesManager().sync_bundles_to_db()
     # The DAG processor's own calls, which moved between 3.0, 3.1 and 3.2.
     dagbag = importlib.import_module(

@@ -116,21 +116,10 @@ def load_dag(folder: Path, module_name: str, dag_id: str | None = None) -> Any:
 
 def run_dag(dag: Any, run_conf: dict[str, Any] | None = None) -> dict[str, str]:
     """Register ``dag`` the way each Airflow's DAG processor would, ``dag.test()`` it, return task states."""
-    version = airflow_version()
-    if version >= (3, 0):  # Airflow 2's dag.test() needs no registration
-        from airflow.dag_processing.bundles.manager import DagBundlesManager
+    if airflow_version() >= (3, 0):  # Airflow 2's dag.test() needs no registration
+        from airflow_provider_mathpix.demo.runner import register_dags  # the wheel's, per version
 
-        DagBundlesManager().sync_bundles_to_db()
-        dagbag = importlib.import_module(
-            "airflow.dag_processing.dagbag" if version >= (3, 2) else "airflow.models.dagbag"
-        )
-        bag = dagbag.DagBag(dag_folder=os.devnull)
-        bag.bag_dag(dag)
-        if version >= (3, 1):
-            dagbag.sync_bag_to_db(bag, "dags-folder", None)
-        else:  # 3.0: the bag syncs itself (serialized DAG, and the assets its tasks declare)
-            dag.relative_fileloc = os.path.basename(dag.fileloc)  # what parsing a file would set
-            bag.sync_to_db("dags-folder", None)
+        register_dags(dag, init_db=False)  # main() migrated the DB once
     forget_object_stores()
     dag_run = dag.test(run_conf=run_conf) if run_conf else dag.test()
     states = {}
