@@ -35,6 +35,8 @@ REPO = Path(__file__).resolve().parents[2]
 #: Where the environments live (MATHPIX_COMPAT_DIR moves them, e.g. to time a cold start).
 TOOLS = Path(os.environ.get("MATHPIX_COMPAT_DIR") or REPO / ".tools" / "compat")
 EXTRAS = "amazon,testing"
+#: Installed beside the wheel so the smoke set covers the OpenLineage path too.
+ALSO = ("apache-airflow-providers-openlineage",)
 #: Packages resolved at their newest even in a date-pinned environment (see the module doc).
 UNPINNED = ("apache-airflow-providers-common-compat",)
 
@@ -75,6 +77,7 @@ def dependency_hash() -> str:
         "dependencies": project.get("dependencies"),
         "optional": project.get("optional-dependencies"),
         "python": sys.version_info[:2],
+        "also": ALSO,
     }
     return hashlib.sha256(json.dumps(declared, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -112,7 +115,7 @@ def prepare(name: str, target: Target, wheel: Path, key: str, log: Path) -> tupl
     if run_logged([uv(), "venv", "-q", "--python", sys.executable, str(env)], log) != 0:
         return False, "fresh"
     cmd = [uv(), "pip", "install", "-q", "--python", str(python), *pins,
-           f"apache-airflow=={target.airflow}", f"{wheel}[{EXTRAS}]"]  # fmt: skip
+           f"apache-airflow=={target.airflow}", f"{wheel}[{EXTRAS}]", *ALSO]  # fmt: skip
     if run_logged(cmd, log) != 0:
         return False, "fresh"
     key_file.write_text(wanted)

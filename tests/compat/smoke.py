@@ -242,6 +242,19 @@ def main(examples: Path) -> int:
             note += f"; {len(widgets)} extra fields"
         return note
 
+    @check("OpenLineage facets (apache-airflow-providers-openlineage)")
+    def _lineage() -> str:
+        from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
+
+        operator = MathpixSubmitJobOperator(
+            task_id="lineage", source_prefix="s3://docs/in/", destination_prefix="s3://docs/out/"
+        )
+        lineage = operator.get_openlineage_facets_on_complete(None)
+        assert lineage is not None, "no OperatorLineage although the OpenLineage provider is installed"
+        names = sorted(f"{d.namespace}/{d.name}" for d in [*lineage.inputs, *lineage.outputs])
+        assert names == ["s3://docs/in", "s3://docs/out"], names
+        return ", ".join(names)
+
     db_started = time.monotonic()
     from airflow.utils import db
 
