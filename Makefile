@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml
 
 # `make demo DEMO_ARGS=--verbose` shows Airflow's own logs instead of writing them to .demo/demo.log.
 demo: $(STAMP)
-	$(BIN)/python -m airflow_provider_mathpix.demo $(DEMO_ARGS)
+	@$(BIN)/python -m airflow_provider_mathpix.demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
