@@ -118,8 +118,7 @@ def ledger_folder(
     ledger_path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None
 ) -> ObjectStoragePath:
     """The ledger folder as an ObjectStoragePath (local path, bucket URI, or a given path)."""
-    from airflow.sdk import ObjectStoragePath
-
+    from airflow_provider_mathpix._compat import ObjectStoragePath
     from airflow_provider_mathpix.storage import to_object_storage_path
 
     if isinstance(ledger_path, ObjectStoragePath):

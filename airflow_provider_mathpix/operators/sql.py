@@ -29,8 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook, BaseOperator
-
+from airflow_provider_mathpix._compat import BaseHook, BaseOperator
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import document_id_of

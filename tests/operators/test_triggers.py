@@ -267,3 +267,34 @@ async def test_missing_connection_is_one_error_event(monkeypatch):
     assert len(events) == 1
     assert events[0]["status"] == "error"
     assert "no_such_connection" in events[0]["message"]
+    assert events[0]["code"] == "connection_not_found"
+    assert events[0]["stage"] == "setup"
+
+
+async def test_file_trigger_missing_connection_is_not_reported_as_a_failed_file():
+    """The trigger never reached Mathpix: the event names the cause, and the operator says so."""
+    from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixSetupError
+    from airflow_provider_mathpix.operators._results import raise_for_wait_failure
+
+    trigger = MathpixFileTrigger("f-1", "no_such_connection", poll_interval=0.05, end_time=time.time() + 5)
+    [event] = await events_of(trigger)
+    assert event["code"] == "connection_not_found"
+    with pytest.raises(MathpixSetupError) as caught:
+        raise_for_wait_failure(event)
+    assert not isinstance(caught.value, MathpixFileFailed)
+    assert caught.value.code == "connection_not_found"
+    assert "no_such_connection" in str(caught.value)
+    assert "Mathpix file" not in str(caught.value)
+
+
+async def test_trigger_that_cannot_build_its_client_yields_trigger_setup_error(monkeypatch):
+    """A connection Airflow finds but the hook refuses (a bad base URL): a setup error, not a failed file."""
+    value = json.dumps({"conn_type": "mathpix", "host": "ftp://example.invalid", "password": APP_KEY})
+    monkeypatch.setenv("AIRFLOW_CONN_MATHPIX_BAD_HOST", value)
+    trigger = MathpixFileTrigger("f-1", "mathpix_bad_host", poll_interval=0.05, end_time=time.time() + 5)
+    [event] = await events_of(trigger)
+    assert event["status"] == "error"
+    assert event["code"] == "trigger_setup_error"
+    assert event["stage"] == "setup"
+    assert "ftp" in event["message"]
+    assert APP_KEY not in json.dumps(event)
