@@ -119,6 +119,9 @@ class BodyReader:
         """Keep ``chunk``; False once enough was read (the rest is not wanted)."""
         if self.limit is not None and self.size + len(chunk) > self.limit:
             if self.success:
+                # Let go of what was read now: the exception's traceback keeps this reader
+                # (and so the body) alive for as long as the error is held or retried.
+                self.parts.clear()
                 raise self._too_large(f"more than {self.limit:,} bytes received")
             self.parts.append(chunk[: self.limit - self.size])
             self.size = self.limit

@@ -127,7 +127,15 @@ class MathpixResultsToSqlOperator(BaseOperator):
     :param manifest_conn_id: storage connection to read a manifest given as a URI.
     """
 
-    template_fields: Sequence[str] = ("job", "manifest_uri", "job_id", "table")
+    template_fields: Sequence[str] = (
+        "job",
+        "manifest_uri",
+        "job_id",
+        "table",
+        "conn_id",
+        "manifest_conn_id",
+        "mathpix_conn_id",
+    )
     ui_color = "#c9e4f6"
 
     def __init__(
