@@ -37,8 +37,12 @@ def progress_message(line: str) -> tuple[str, str] | None:
     match = _STRUCTLOG.match(line)
     if match is None:
         return None
-    message = _LONG_ID.sub(lambda m: f"…{m.group('tail')}", match.group("message").strip())
-    return match.group("level").lower(), message
+    return match.group("level").lower(), shorten_ids(match.group("message").strip())
+
+
+def shorten_ids(text: str) -> str:
+    """``text`` with each long provider-built id cut to ``…<8 hex>`` (still unique in a demo)."""
+    return _LONG_ID.sub(lambda m: f"…{m.group('tail')}", text)
 
 
 class Console:

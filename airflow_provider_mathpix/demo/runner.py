@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_mathpix.demo.console import Console
+from airflow_provider_mathpix.demo.console import Console, shorten_ids
 from airflow_provider_mathpix.demo.environment import (
     INCOMING,
     FlagshipSetup,
@@ -232,7 +232,7 @@ def print_summary(setup: FlagshipSetup, summary: Summary, timings: dict[str, flo
         )
         print(f"      tasks   : {', '.join(f'{t}={s}' for t, s in day.task_states.items())}")
         if day.cost_line:
-            print(f"      cost    : {day.cost_line}")
+            print(f"      cost    : {shorten_ids(day.cost_line)}")
     print(f"  documents   : {summary.documents} converted and loaded (of {len(setup.documents)} delivered)")
     print(f"  pages       : {summary.pages}")
     print(f"  errors      : {summary.files_errored} file(s) errored")

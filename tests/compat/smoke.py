@@ -236,7 +236,10 @@ def main(examples: Path) -> int:
         note = "relabelled: " + ", ".join(sorted(declared["relabeling"]))
         widgets = MathpixHook.get_connection_form_widgets()
         if widgets:  # a Flask (FAB) UI: the extras are form fields there
-            assert set(widgets) == {"timeout", "max_retries", "retry_max_wait", "retry_deadline"}, widgets
+            from airflow_provider_mathpix.hooks._connection import CONN_FIELDS
+
+            expected = {"timeout", "request_timeout", "max_retries", "retry_max_wait", "retry_deadline"}
+            assert set(widgets) == set(CONN_FIELDS) == expected, widgets
             fields = ProvidersManager().connection_form_widgets
             assert any(key.endswith("timeout") and "mathpix" in key for key in fields), sorted(fields)[:20]
             note += f"; {len(widgets)} extra fields"
@@ -299,6 +302,11 @@ def main(examples: Path) -> int:
             src = bucket_with_pdfs("src", "contracts/")
             out = f"out-{uuid.uuid4().hex[:10]}"
             create_bucket(s3, out)
+            from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+
+            # The example registers keyless grants, which carry the group's external_id.
+            external_id = MathpixHook().get_onboarding_identities()["aws"]["external_id"]
+            os.environ["MATHPIX_SCS_EXTERNAL_ID"] = external_id
             dag = load_dag(examples, "example_mathpix_scs_migration")
             set_deferrable(dag, deferrable)
             conf = {"source_prefix": f"s3://{src}/contracts/", "output_prefix": f"s3://{out}/processed/"}
