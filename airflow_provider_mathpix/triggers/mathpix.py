@@ -93,7 +93,6 @@ class _PollingTrigger(BaseTrigger):
                     return setup_error_payload(exc, self.conn_id)
                 spread = random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX))
                 await asyncio.sleep(max(0.0, min(spread, self.end_time - time.time())))
-                last_look = False
                 while True:
                     try:
                         # The deadline holds even while a poll is in flight (a server may
@@ -114,15 +113,9 @@ class _PollingTrigger(BaseTrigger):
                     wait = interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
                     left = self.end_time - time.time()
                     if left <= wait:
-                        if last_look or left <= 0:
-                            await asyncio.sleep(max(0.0, left))
-                            return self._timeout_payload()
-                        # One last look before the deadline, at a random point of what is left:
-                        # a job that finishes in time is not reported as a timeout, and triggers
-                        # sharing a deadline do not all poll AT it.
-                        last_look = True
-                        await asyncio.sleep(left * random.uniform(0.5, 1.0))
-                        continue
+                        # No poll AT the deadline: triggers sharing one would all send it at once.
+                        await asyncio.sleep(max(0.0, left))
+                        return self._timeout_payload()
                     await asyncio.sleep(wait)
         except Exception as exc:
             # Closing the client failed after the wait: still one clear event.

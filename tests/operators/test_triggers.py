@@ -141,25 +141,6 @@ async def test_job_trigger_times_out_at_its_deadline(emulator, pdf_server):
     assert time.time() >= started + 0.6
 
 
-async def test_job_finishing_within_the_last_interval_is_not_reported_as_a_timeout(
-    emulator, pdf_server, monkeypatch
-):
-    """The interval (10 s) outlasts what is left (3 s): the trigger still looks once before its
-    deadline (at a random point of the time left, so triggers sharing a deadline do not poll
-    together) instead of giving up early on a job that completed in time."""
-    import airflow_provider_mathpix.triggers.mathpix as triggers
-
-    monkeypatch.setattr(triggers, "FIRST_POLL_SPREAD_MAX", 0.0)  # the first poll comes at once
-    emulator.configure(time_per_file=1.0)
-    submit_job(pdf_server, "job-late", [pdf_server.doc("one-page.pdf")])
-    started = time.time()
-    trigger = MathpixJobTrigger("job-late", "mathpix_default", poll_interval=10, end_time=started + 3)
-
-    events = await events_of(trigger)
-
-    assert [e["status"] for e in events] == ["success"], events
-
-
 async def test_job_trigger_deadline_already_passed_still_polls_once(emulator, pdf_server):
     """A trigger resumed after its deadline reports the truth if the job is done, else timeout."""
     submit_job(pdf_server, "job-done", [pdf_server.doc("one-page.pdf")])
