@@ -23,6 +23,11 @@ from airflow_provider_mathpix.storage import to_object_storage_path
 DEFAULT_MANIFEST_DIR = ("mathpix", "manifests")
 
 
+#: Records joined into one ``write()``: each write through Airflow's object-storage file
+#: wrapper costs far more than the bytes (it formats the path for lineage every call).
+WRITE_BLOCK = 1000
+
+
 def default_manifest_path(job_id: str) -> ObjectStoragePath:
     """``file://$AIRFLOW_HOME/mathpix/manifests/<job_id>.jsonl``.
 
@@ -84,11 +89,16 @@ def write_manifest(path: ObjectStoragePath, records: Iterable[Mapping[str, Any]]
     if path.protocol in ("file", "local", ""):
         path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
+    block: list[str] = []
     with path.open("w", encoding="utf-8") as out:
         for record in records:
-            out.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
-            out.write("\n")
+            block.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
             count += 1
+            if len(block) == WRITE_BLOCK:
+                out.write("\n".join(block) + "\n")
+                block.clear()
+        if block:
+            out.write("\n".join(block) + "\n")
     return count
 
 
