@@ -8,8 +8,11 @@ number of attempts and a total time, so a task never hangs on a sick API.
 
 from __future__ import annotations
 
+import asyncio
 import random
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -81,5 +84,34 @@ def retrying(settings: ClientSettings, logger: Any) -> tenacity.Retrying:
     return tenacity.Retrying(**retry_kwargs(settings, logger))
 
 
-def aretrying(settings: ClientSettings, logger: Any) -> tenacity.AsyncRetrying:
-    return tenacity.AsyncRetrying(**retry_kwargs(settings, logger))
+T = TypeVar("T")
+
+
+async def acall_retrying(
+    settings: ClientSettings, logger: Any, call: Callable[..., Awaitable[T]], *args: Any
+) -> T:
+    """``await call(*args)`` under the policy of :func:`retry_kwargs`, as a plain loop.
+
+    The same stop rules (attempts, then total time since the first attempt, checked after
+    each failure), the same waits and the same warning as the tenacity form; written out
+    because the async path serves triggers, where a successful poll must cost nothing
+    beyond the request (tenacity inspects its callbacks on every call).
+    """
+    began = time.monotonic()
+    attempt = 1
+    while True:
+        try:
+            return await call(*args)
+        except Exception as exc:
+            if (
+                not should_retry(exc)
+                or attempt >= settings.max_retries + 1
+                or time.monotonic() - began >= settings.retry_deadline
+            ):
+                raise
+            wait = backoff_seconds(attempt, settings.retry_max_wait, getattr(exc, "retry_after", None))
+            logger.warning(
+                "Mathpix call failed (%s); retry %d/%d in %.2f s", exc, attempt, settings.max_retries, wait
+            )
+            await asyncio.sleep(wait)
+            attempt += 1

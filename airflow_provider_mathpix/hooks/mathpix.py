@@ -27,7 +27,7 @@ from airflow_provider_mathpix.hooks._connection import (
 )
 from airflow_provider_mathpix.hooks._io import DownloadSink, PathOrFile, UploadSource
 from airflow_provider_mathpix.hooks._jobs import JobPlan
-from airflow_provider_mathpix.hooks._retry import aretrying, retrying
+from airflow_provider_mathpix.hooks._retry import acall_retrying, retrying
 from airflow_provider_mathpix.hooks._send import asend, send
 from airflow_provider_mathpix.hooks._transport import client_kwargs
 from airflow_provider_mathpix.models import ApiRequest
@@ -214,7 +214,7 @@ class MathpixHook(BaseHook):
             async with self:
                 return await self._acall(req, upload=upload, sink=sink, raw=raw)
         settings = await self._aget_settings()
-        return await aretrying(settings, self.log)(asend, self._aclient, settings, req, upload, sink, raw)
+        return await acall_retrying(settings, self.log, asend, self._aclient, settings, req, upload, sink, raw)
 
     def _pages(self, build: PageBuilder, key: str) -> Iterator[dict[str, Any]]:
         token: str | None = None
