@@ -45,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_mathpix.operators.outputs",
                     "airflow_provider_mathpix.operators.images",
                     "airflow_provider_mathpix.operators.data_sources",
+                    "airflow_provider_mathpix.operators.sql",
                 ],
             }
         ],
@@ -57,7 +58,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_mathpix.triggers.mathpix"],
+                "python-modules": [
+                    "airflow_provider_mathpix.triggers.mathpix",
+                    "airflow_provider_mathpix.triggers.events",
+                ],
             }
         ],
         "connection-types": [

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_mathpix.storage import to_object_storage_path
+from airflow_provider_mathpix.storage import to_object_storage_path, write_whole
 
 #: Where manifests go when the DAG author does not say: under the Airflow home, one per job.
 DEFAULT_MANIFEST_DIR = ("mathpix", "manifests")
@@ -85,20 +85,20 @@ def write_manifest(path: ObjectStoragePath, records: Iterable[Mapping[str, Any]]
     Written in one pass as the records arrive (the caller feeds it listing pages), so a
     million-file job needs the memory of one page. A retry overwrites the file: the
     manifest always describes the job as it is, not as an earlier attempt saw it.
+    Written whole (:func:`~airflow_provider_mathpix.storage.write_whole`): if ``records``
+    raises, or the process dies, nothing (or the previous manifest) is at ``path``.
     """
-    if path.protocol in ("file", "local", ""):
-        path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
-    block: list[str] = []
-    with path.open("w", encoding="utf-8") as out:
+    block: list[bytes] = []
+    with write_whole(path) as out:
         for record in records:
-            block.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+            block.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
             count += 1
             if len(block) == WRITE_BLOCK:
-                out.write("\n".join(block) + "\n")
+                out.write(b"\n".join(block) + b"\n")
                 block.clear()
         if block:
-            out.write("\n".join(block) + "\n")
+            out.write(b"\n".join(block) + b"\n")
     return count
 
 

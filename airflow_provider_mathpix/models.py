@@ -421,8 +421,7 @@ def validate_options(
             if value != "local":
                 raise MathpixValidationError(f"{field} must be 'local' (or unset), got {value!r}")
         elif key == "metadata":
-            if not isinstance(value, Mapping):
-                raise MathpixValidationError(f"{field} must be a mapping")
+            validate_json_mapping(value, field)
         elif key == "callback_url":
             value = validate_callback_url(value, field, loopback_callbacks=loopback_callbacks)
         elif key == "callback_headers":
@@ -481,6 +480,16 @@ def chunked(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(iterable)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
+
+
+def validate_json_mapping(value: object, field: str) -> None:
+    """A mapping that becomes JSON as it is (no sets, bytes, datetimes, objects or NaN)."""
+    if not isinstance(value, Mapping):
+        raise MathpixValidationError(f"{field} must be a mapping")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise MathpixValidationError(f"{field} must be JSON-serialisable ({exc})") from None
 
 
 def validate_max_items_per_request(value: object) -> int:
@@ -838,8 +847,8 @@ def _validate_image_options(
             if value.get("headers") is not None:
                 validate_callback_headers(value["headers"], f"{field}.headers")
             value = dict(value)
-        elif key in ("data_options", "metadata") and not isinstance(value, Mapping):
-            raise MathpixValidationError(f"{field} must be a mapping")
+        elif key in ("data_options", "metadata"):
+            validate_json_mapping(value, field)
         else:
             _check_not_a_typo(key, where or "options", _IMAGE_OPTION_KEYS | KNOWN_OCR_OPTIONS)
         out[key] = value

@@ -23,12 +23,15 @@ prefix of a million keys is a million dicts); the hooks' clients page lazily.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import posixpath
 import re
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
@@ -53,6 +56,9 @@ MATHPIX_PROVIDERS: Mapping[str, str] = {"s3": "aws", "gs": "gcp", "azure": "azur
 #: Characters left as they are when a key is placed in a ``source_uri``; everything else
 #: (whitespace, ``%``, ``#``, ``?``, non-ASCII) is percent-encoded so the URI stays valid.
 _KEY_SAFE_CHARS = "/!$&'()*+,;=:@~-._"
+
+#: ``ObjectStoragePath.protocol`` values that mean the local filesystem.
+LOCAL_PROTOCOLS = ("", "file", "local")
 
 #: Objects listed per request (S3's maximum; GCS and Azure accept it too).
 LIST_PAGE_SIZE = 1000
@@ -261,6 +267,11 @@ def _missing_provider(kind: str, exc: ImportError) -> StorageProviderMissing:
 
 
 def _list_s3(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
+    return (obj["Key"] for obj in list_s3_objects(bucket, prefix, conn_id))
+
+
+def list_s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[dict[str, Any]]:
+    """The raw ``list_objects_v2`` entries (``Key``, ``ETag``, ``LastModified``…), page by page."""
     try:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     except ImportError as exc:
@@ -270,18 +281,21 @@ def _list_s3(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
         Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
     )
     for page in pages:
-        for obj in page.get("Contents", ()):
-            yield obj["Key"]
+        yield from page.get("Contents", ())
 
 
 def _list_gcs(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
+    return (blob.name for blob in list_gcs_blobs(bucket, prefix, conn_id))
+
+
+def list_gcs_blobs(bucket: str, prefix: str, conn_id: str) -> Iterator[Any]:
+    """The listed ``Blob`` objects (``name``, ``md5_hash``, ``generation``, ``updated``…), lazily paged."""
     try:
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
     except ImportError as exc:
         raise _missing_provider("gs", exc) from exc
     client = GCSHook(gcp_conn_id=conn_id).get_conn()
-    for blob in client.list_blobs(bucket, prefix=prefix or None, page_size=LIST_PAGE_SIZE):
-        yield blob.name
+    yield from client.list_blobs(bucket, prefix=prefix or None, page_size=LIST_PAGE_SIZE)
 
 
 def _azure_service(conn_id: str) -> Any:
@@ -293,11 +307,14 @@ def _azure_service(conn_id: str) -> Any:
 
 
 def _list_azure(service: Any, container: str, prefix: str) -> Iterator[str]:
-    blobs = service.get_container_client(container).list_blobs(
+    return (blob.name for blob in list_azure_blobs(service, container, prefix))
+
+
+def list_azure_blobs(service: Any, container: str, prefix: str) -> Iterator[Any]:
+    """The listed ``BlobProperties`` (``name``, ``etag``, ``content_settings``…), lazily paged."""
+    yield from service.get_container_client(container).list_blobs(
         name_starts_with=prefix or None, results_per_page=LIST_PAGE_SIZE
     )
-    for blob in blobs:
-        yield blob.name
 
 
 def iter_source_items(
@@ -361,17 +378,27 @@ def _walk(
     except MathpixError:
         raise
     except Exception as exc:
-        where = f"{loc.kind}://{loc.bucket}/{prefix}" if loc.kind != "azure" else f"container {loc.bucket!r}"
-        raise SourcePrefixUnreadable(
-            f"cannot list source_prefix {where} with connection {conn_id!r}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise unreadable(loc, prefix, conn_id, exc) from exc
     if count == 0 and on_empty == "fail":
         raise SourcePrefixEmpty(
             f"source_prefix {loc.mathpix_uri(prefix, account=account)!r} matched no object"
-            + (f" (pattern={pattern!r})" if pattern else "")
-            + (f" (suffixes={list(suffixes)!r})" if suffixes else "")
+            + filters_note(pattern, suffixes)
             + "; set on_empty='succeed' to accept an empty prefix"
         )
+
+
+def unreadable(loc: StorageLocation, prefix: str, conn_id: str, exc: Exception) -> SourcePrefixUnreadable:
+    """The error for a listing that failed (no bucket, no permission, unreachable storage)."""
+    where = f"{loc.kind}://{loc.bucket}/{prefix}" if loc.kind != "azure" else f"container {loc.bucket!r}"
+    return SourcePrefixUnreadable(
+        f"cannot list source_prefix {where} with connection {conn_id!r}: {type(exc).__name__}: {exc}"
+    )
+
+
+def filters_note(pattern: str | None, suffixes: Sequence[str] | None) -> str:
+    return (f" (pattern={pattern!r})" if pattern else "") + (
+        f" (suffixes={list(suffixes)!r})" if suffixes else ""
+    )
 
 
 # ---------------------------------------------------------------------- data sources
@@ -470,3 +497,58 @@ def _require_provider(kind: str) -> None:
         importlib.import_module(_PROVIDER_MODULES[kind])
     except ImportError as exc:
         raise _missing_provider(kind, exc) from exc
+
+
+# ---------------------------------------------------------------------- whole writes
+@contextlib.contextmanager
+def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """Open ``path`` for writing so that no reader ever sees a partial object at its name.
+
+    Local files are written to a hidden temporary file beside the target and renamed
+    over it once complete (``os.replace`` is atomic); a kill mid-write leaves only the
+    temporary file. Object stores publish an object only when its upload completes
+    (S3 single PUT or completed multipart upload, GCS resumable upload, Azure block
+    list commit): on an error the upload is discarded instead of being completed, and
+    a killed process never completes it. So whatever is found at a final name is whole,
+    which is what makes ``trust_existing`` safe.
+    """
+    if path.protocol in LOCAL_PROTOCOLS:
+        final = path.path
+        parent = os.path.dirname(final) or "."
+        os.makedirs(parent, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".part", dir=parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                yield out
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temp)
+            raise
+        return
+    out = path.open("wb")
+    try:
+        yield out
+    except BaseException:
+        _abandon(out)
+        raise
+    out.close()
+
+
+def _abandon(out: Any) -> None:
+    """Drop an unfinished object-store upload without completing it.
+
+    fsspec's ``close()`` (also called when the file object is garbage-collected)
+    completes the upload with whatever was written, so the file is discarded (s3fs aborts
+    its multipart upload, gcsfs deletes its resumable session) and marked closed.
+    ``ObjectStoragePath.open`` wraps the fsspec file (for lineage), hence ``_obj``.
+    """
+    raw = getattr(out, "_obj", out)
+    discard = getattr(raw, "discard", None)
+    if callable(discard):
+        with contextlib.suppress(Exception):
+            discard()
+    with contextlib.suppress(Exception):
+        raw.closed = True

@@ -1,20 +1,27 @@
-"""The flagship pipeline: a bucket of PDFs -> Mathpix -> Markdown in the bucket -> a warehouse table.
+"""The flagship pipeline, scheduled: every day, the new PDFs -> Mathpix -> the bucket -> a warehouse table.
 
-    s3://<bucket>/incoming/*.pdf
-      -> convert           MathpixSubmitJobOperator: the whole prefix as ONE job, deferred to the triggerer
-      -> wait_for_job      MathpixJobSensor: the partial-success policy on the finished job
-      -> download_markdown MathpixDownloadOutputsOperator: Markdown into s3://<bucket>/processed/
-      -> load_warehouse    one row per document (id, pages, title, markdown) into a SQL table
+    s3://<bucket>/incoming/*.pdf                       (documents arrive any time)
+      -> convert          MathpixSubmitJobOperator, @daily, skip_converted=True: only documents
+                          (or new versions of documents) no earlier run converted, as ONE job,
+                          deferred to the triggerer; Mathpix writes the Markdown itself into
+                          s3://<bucket>/processed/<document>:<version>/ (destination_prefix)
+      -> load_warehouse   MathpixResultsToSqlOperator: one row per document (upsert), the
+                          Markdown text included, and the job's cost line
 
-``make demo`` runs it on the bundled Mathpix emulator and an emulated S3; the real-deployment
-test runs it under a real scheduler, triggerer and Celery worker; with a real app key and
-bucket it runs against api.mathpix.com unchanged. It is configured by environment variables
-read when the file is parsed:
+Every run is safe to repeat: a retry re-attaches to the same Mathpix files (the job id
+comes from the run, each custom_id from the document's key and content), a cleared and
+rerun day finds everything in the ledger (``s3://<bucket>/ledger/``) and converts nothing,
+and the load is an upsert, so the table keeps one row per document.
+
+``make demo`` runs it for two consecutive days on the bundled Mathpix emulator and an
+emulated S3; the real-deployment test runs it under a real scheduler, triggerer and Celery
+worker; with a real app key and bucket it runs against api.mathpix.com unchanged. It is
+configured by environment variables read when the file is parsed:
 
 - ``MATHPIX_DEMO_BUCKET``: the S3 bucket (default ``mathpix-demo``), registered as a Mathpix
-  data source; the connections are ``mathpix_default`` and ``aws_default``;
-- ``MATHPIX_DEMO_WAREHOUSE``: the SQLite file of the ``documents`` table
-  (default ``$AIRFLOW_HOME/warehouse.sqlite``);
+  data source; the connections are ``mathpix_default``, ``aws_default`` and
+  ``mathpix_warehouse`` (any ``common.sql`` database; the demo uses a SQLite file);
+- ``MATHPIX_DEMO_PRICING_TIER``: ``standard`` (default, below 30M pages a month) or ``volume``;
 - ``MATHPIX_DEMO_POLL_INTERVAL``: seconds between status polls (default 10).
 """
 
@@ -22,39 +29,39 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
-from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG
 
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
-from airflow_provider_mathpix.operators.outputs import MathpixDownloadOutputsOperator
-from airflow_provider_mathpix.sensors.mathpix import MathpixJobSensor
+from airflow_provider_mathpix.operators.sql import MathpixResultsToSqlOperator
 
 BUCKET = os.environ.get("MATHPIX_DEMO_BUCKET", "mathpix-demo")
 INCOMING = f"s3://{BUCKET}/incoming/"
 PROCESSED = f"s3://{BUCKET}/processed/"
 MANIFESTS = f"s3://{BUCKET}/manifests/"
-WAREHOUSE = os.environ.get(
-    "MATHPIX_DEMO_WAREHOUSE",
-    os.path.join(os.environ.get("AIRFLOW_HOME", os.path.expanduser("~/airflow")), "warehouse.sqlite"),
-)
+LEDGER = f"s3://{BUCKET}/ledger/"
+PRICING_TIER = os.environ.get("MATHPIX_DEMO_PRICING_TIER", "standard")
 POLL_INTERVAL = float(os.environ.get("MATHPIX_DEMO_POLL_INTERVAL", "10"))
 
 with DAG(
     dag_id="example_mathpix_flagship",
-    description="S3 prefix of PDFs -> Mathpix job -> Markdown in S3 -> warehouse table",
-    schedule=None,
+    description="Each day: new PDFs in S3 -> Mathpix -> Markdown in S3 -> warehouse table",
+    schedule="@daily",
     start_date=datetime(2024, 1, 1),
     catchup=False,
+    max_active_runs=1,  # runs see each other's ledger entries: no document converted twice
     default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},
     tags=["mathpix", "example"],
 ) as dag:
-    # One job for the whole prefix, streamed from the bucket listing. The job_id comes from
-    # the task instance (never the try number), so a retry re-attaches to the same job.
     convert = MathpixSubmitJobOperator(
         task_id="convert",
         source_prefix=INCOMING,
         suffixes=[".pdf"],
+        skip_converted=True,
+        ledger_path=LEDGER,
+        ledger_conn_id="aws_default",
+        allow_empty=True,  # a day without new documents is a success
+        destination_prefix=PROCESSED,
         conversion_formats={"md": True},
         manifest_path=MANIFESTS,
         manifest_conn_id="aws_default",
@@ -62,47 +69,13 @@ with DAG(
         poll_interval=POLL_INTERVAL,
     )
 
-    # The job is finished when `convert` resumes; the sensor applies the partial-success
-    # policy a second time for DAGs that submit with wait_for_completion=False instead.
-    wait_for_job = MathpixJobSensor(
-        task_id="wait_for_job",
-        job_id="{{ ti.xcom_pull(task_ids='convert')['job_id'] }}",
-        manifest_path=MANIFESTS,
-        manifest_conn_id="aws_default",
-        deferrable=True,
-        poke_interval=POLL_INTERVAL,
-    )
-
-    download_markdown = MathpixDownloadOutputsOperator(
-        task_id="download_markdown",
-        job_id="{{ ti.xcom_pull(task_ids='convert')['job_id'] }}",
-        formats=["md"],
-        destination=PROCESSED,
-        destination_conn_id="aws_default",
-        manifest_path=MANIFESTS,
+    load_warehouse = MathpixResultsToSqlOperator(
+        task_id="load_warehouse",
+        conn_id="mathpix_warehouse",
+        job=convert.output,
+        table="documents",
+        create_table=True,
+        include_markdown=True,
+        pricing_tier=PRICING_TIER,
         manifest_conn_id="aws_default",
     )
-
-    @task
-    def load_warehouse(job: dict[str, Any]) -> dict[str, Any]:
-        """Load one row per converted document: id, pages, title, markdown (an upsert by id)."""
-        from airflow.sdk import ObjectStoragePath
-
-        from airflow_provider_mathpix.demo.warehouse import DocumentRow, load_documents, title_from_markdown
-        from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-        from airflow_provider_mathpix.manifests import read_manifest
-
-        hook = MathpixHook()
-        processed = ObjectStoragePath(PROCESSED, conn_id="aws_default")
-        rows = []
-        for record in read_manifest(job["manifest_uri"], conn_id="aws_default"):
-            if record.get("status") != "completed":
-                continue
-            markdown = (processed / f"{record['custom_id']}.md").read_text(encoding="utf-8")
-            pages = int(hook.get_file(record["file_id"]).get("num_pages") or 0)
-            rows.append(DocumentRow(record["custom_id"], pages, title_from_markdown(markdown), markdown))
-        load_documents(WAREHOUSE, rows)
-        return {"table": "documents", "warehouse": WAREHOUSE, "ids": [row.id for row in rows]}
-
-    load = load_warehouse(wait_for_job.output)  # type: ignore[arg-type]
-    convert >> wait_for_job >> download_markdown >> load

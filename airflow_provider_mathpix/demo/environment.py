@@ -40,6 +40,21 @@ class FlagshipSetup:
     documents: list[SampleDocument] = field(default_factory=list)
     emulator: Any = None
     s3: Any = None
+    #: Documents that arrive later (day 2 of the demo), with their PDF bytes.
+    pending: list[tuple[SampleDocument, bytes]] = field(default_factory=list)
+
+    def deliver_pending(self) -> list[SampleDocument]:
+        """Put the later documents into ``incoming/`` (emulated S3) and count them as documents."""
+        from airflow_provider_mathpix.testing.storage_servers import put_objects
+
+        arrived = [doc for doc, _ in self.pending]
+        if self.s3 is not None and self.pending:
+            put_objects(
+                self.s3, self.bucket, {f"{INCOMING}{doc.filename}": data for doc, data in self.pending}
+            )
+        self.documents.extend(arrived)
+        self.pending = []
+        return arrived
 
     @property
     def incoming_uri(self) -> str:
@@ -60,8 +75,9 @@ def flagship_env(bucket: str, warehouse: Path, poll_interval: float) -> dict[str
     """The variables ``example_dags/example_mathpix_flagship.py`` reads at parse time."""
     return {
         "MATHPIX_DEMO_BUCKET": bucket,
-        "MATHPIX_DEMO_WAREHOUSE": str(warehouse),
         "MATHPIX_DEMO_POLL_INTERVAL": f"{poll_interval:g}",
+        # The warehouse is any common.sql database; the demo's is a SQLite file.
+        "AIRFLOW_CONN_MATHPIX_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
     }
 
 
@@ -119,8 +135,11 @@ def emulated_services(
     bucket: str = DEFAULT_BUCKET,
     poll_interval: float = 1.0,
     emulator_settings: Mapping[str, Any] | None = None,
+    later: int = 0,
 ) -> Iterator[FlagshipSetup]:
     """Start moto S3 + the Mathpix emulator, fill ``s3://bucket/incoming/`` with sample PDFs.
+
+    The last ``later`` samples are held back in ``pending`` (``deliver_pending()`` adds them).
 
     Yields the setup; everything started here is stopped when the block exits.
     """
@@ -134,6 +153,8 @@ def emulated_services(
     ):
         create_bucket(s3, bucket)
         samples = list(iter_sample_pdfs(documents))
+        held = min(max(later, 0), len(samples) - 1)
+        samples, pending = samples[: len(samples) - held], samples[len(samples) - held :]
         put_objects(s3, bucket, {f"{INCOMING}{doc.filename}": data for doc, data in samples})
         env = {
             **s3.airflow_env,
@@ -148,6 +169,7 @@ def emulated_services(
             documents=[doc for doc, _ in samples],
             emulator=emu,
             s3=s3,
+            pending=pending,
         )
 
 

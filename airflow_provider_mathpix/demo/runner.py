@@ -1,11 +1,12 @@
-"""``python -m airflow_provider_mathpix.demo``: run the flagship DAG end to end, print a summary.
+"""``python -m airflow_provider_mathpix.demo``: run the flagship DAG for two days, print a summary.
 
 Order matters: Airflow reads ``AIRFLOW_HOME`` and its database URL when it is first
 imported, so they are set (to the demo's own home under ``.demo/``) before anything
 imports Airflow. Then the services start, the metadata DB is initialised, the flagship
 DAG is registered and run for real with ``dag.test()`` (deferrable tasks really defer;
-``dag.test()`` runs their triggers in-process), and the summary is read back from what
-the run left behind: XCom, the bucket and the warehouse table.
+``dag.test()`` runs their triggers in-process) for two consecutive days, with more
+documents arriving in between, and the summary is read back from what the runs left
+behind: XCom, the bucket and the warehouse table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from airflow_provider_mathpix.demo.environment import FlagshipSetup, emulated_se
 
 FLAGSHIP_DAG_ID = "example_mathpix_flagship"
 SHOWN_ROWS = 10
+#: Sample documents that arrive after day 1 (the rest are there from the start).
+LATER_DOCUMENTS = 2
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLAGSHIP_FILE = REPO_ROOT / "example_dags" / "example_mathpix_flagship.py"
 
@@ -100,34 +104,84 @@ def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
 
 
 @dataclass
-class Summary:
-    """What the run produced, read back from XCom, the bucket and the warehouse."""
+class DayRun:
+    """One daily run of the flagship, read back from its XCom."""
 
+    label: str
+    logical_date: str
     state: str
     task_states: dict[str, str]
-    documents: int = 0
+    converted: int = 0
+    skipped: int = 0
+    errored: int = 0
+    cost_line: str = ""
+
+
+@dataclass
+class Row:
+    """One row of the warehouse table, as the summary shows it."""
+
+    id: str
+    pages: int
+    title: str
+
+
+@dataclass
+class Summary:
+    """What the runs produced, read back from XCom, the bucket and the warehouse."""
+
+    days: list[DayRun]
     pages: int = 0
-    files_errored: int = 0
     outputs: list[str] = field(default_factory=list)
-    rows: list[Any] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return "success" if all(day.state == "success" for day in self.days) else "failed"
+
+    @property
+    def documents(self) -> int:
+        return len(self.rows)
+
+    @property
+    def files_errored(self) -> int:
+        return sum(day.errored for day in self.days)
 
     @property
     def ok(self) -> bool:
         return self.state == "success" and self.documents > 0
 
 
-def summarize(setup: FlagshipSetup, dag_run: Any) -> Summary:
-    from airflow_provider_mathpix.demo.warehouse import read_documents
-
+def day_run(label: str, dag_run: Any) -> DayRun:
     states = {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in dag_run.get_task_instances()}
-    summary = Summary(state=str(getattr(dag_run.state, "value", dag_run.state)), task_states=states)
-    job = xcom_value(dag_run, "wait_for_job") or xcom_value(dag_run, "convert") or {}
+    job = xcom_value(dag_run, "convert") or {}
     loaded = xcom_value(dag_run, "load_warehouse") or {}
-    ids = loaded.get("ids") if isinstance(loaded, dict) else None
-    summary.files_errored = int(job.get("files_errored") or 0) if isinstance(job, dict) else 0
-    if setup.warehouse.exists() and ids:
-        summary.rows = read_documents(setup.warehouse, ids)
-    summary.documents = len(summary.rows)
+    return DayRun(
+        label=label,
+        logical_date=str(dag_run.logical_date)[:10],
+        state=str(getattr(dag_run.state, "value", dag_run.state)),
+        task_states=states,
+        converted=int(job.get("files_completed") or 0),
+        skipped=int(job.get("files_skipped") or 0),
+        errored=int(job.get("files_errored") or 0),
+        cost_line=str(loaded.get("cost_line") or ""),
+    )
+
+
+def summarize(setup: FlagshipSetup, days: list[DayRun]) -> Summary:
+    """The table's rows (through the same ``mathpix_warehouse`` connection the DAG used)."""
+    from airflow.sdk import BaseHook
+
+    from airflow_provider_mathpix.demo.titles import title_from_markdown
+
+    summary = Summary(days=days)
+    if setup.warehouse.exists():
+        db = BaseHook.get_connection("mathpix_warehouse").get_hook()
+        records = db.get_records(
+            "SELECT document_id, pages, markdown FROM documents "
+            "WHERE status = 'completed' ORDER BY document_id"
+        )
+        summary.rows = [Row(str(r[0]), int(r[1] or 0), title_from_markdown(str(r[2] or ""))) for r in records]
     summary.pages = sum(row.pages for row in summary.rows)
     summary.outputs = [key for key in setup.list_keys("processed/") if key.endswith(".md")]
     return summary
@@ -137,15 +191,22 @@ def print_summary(setup: FlagshipSetup, summary: Summary, timings: dict[str, flo
     target = "api.mathpix.com" if real else "the bundled Mathpix emulator + emulated S3 (moto)"
     print()
     print("=" * 72)
-    print(f"Mathpix flagship pipeline on {target}: run {summary.state.upper()}")
+    print(f"Mathpix flagship pipeline on {target}: {len(summary.days)} daily runs {summary.state.upper()}")
     print("=" * 72)
-    print(f"  tasks       : {', '.join(f'{t}={s}' for t, s in summary.task_states.items())}")
-    print(f"  documents   : {summary.documents} converted and loaded (of {len(setup.documents)} submitted)")
+    for day in summary.days:
+        print(
+            f"  {day.label} {day.logical_date}: {day.converted} converted, "
+            f"{day.skipped} skipped (already converted), {day.errored} errored"
+        )
+        print(f"      tasks   : {', '.join(f'{t}={s}' for t, s in day.task_states.items())}")
+        if day.cost_line:
+            print(f"      cost    : {day.cost_line}")
+    print(f"  documents   : {summary.documents} converted and loaded (of {len(setup.documents)} delivered)")
     print(f"  pages       : {summary.pages}")
     print(f"  errors      : {summary.files_errored} file(s) errored")
     outputs = f" ({len(summary.outputs)} Markdown files)" if summary.outputs else ""
     print(f"  outputs     : {setup.processed_uri}{outputs}")
-    print(f"  table       : documents in {setup.warehouse} (SQLite)")
+    print(f"  table       : documents in {setup.warehouse} (SQLite, one row per document)")
     for row in summary.rows[:SHOWN_ROWS]:
         print(f"      {row.id:<48.48} {row.pages:>3} pages  {row.title[:40]}")
     if len(summary.rows) > SHOWN_ROWS:
@@ -167,15 +228,20 @@ def main(argv: list[str] | None = None) -> int:
     services = (
         real_services(workdir, documents=args.documents)
         if args.real
-        else emulated_services(workdir, documents=args.documents)
+        else emulated_services(workdir, documents=args.documents, later=LATER_DOCUMENTS)
     )
     with services as setup, patched_environ(setup.env):
         dag = load_flagship_dag()
         register_dags(dag)
         setup_done = time.monotonic()
-        dag_run = dag.test()
+        # Two consecutive daily runs: day 1 converts what is there; then more documents
+        # arrive and day 2 converts only those (the ledger says the rest is done).
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        days = [day_run("day 1", dag.test(logical_date=today - timedelta(days=1)))]
+        setup.deliver_pending()
+        days.append(day_run("day 2", dag.test(logical_date=today)))
         finished = time.monotonic()
-        summary = summarize(setup, dag_run)
+        summary = summarize(setup, days)
     timings = {"total": finished - start, "setup": setup_done - start, "pipeline": finished - setup_done}
     print_summary(setup, summary, timings, args.real)
     return 0 if summary.ok else 1

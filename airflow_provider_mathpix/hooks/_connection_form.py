@@ -13,6 +13,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_MAX_WAIT = 60.0
 DEFAULT_RETRY_DEADLINE = 600.0
+DEFAULT_REQUEST_TIMEOUT = 300.0
 
 #: The connection form, declared as Airflow >= 3.2 wants it in ``get_provider_info()``
 #: ("connection-types" → "ui-field-behaviour" and "conn-fields"): the UI reads these
@@ -33,6 +34,11 @@ CONN_FIELDS: dict[str, Any] = {
         "description": "Time allowed for each network operation of one request.",
         "schema": {"type": ["number", "null"], "default": DEFAULT_TIMEOUT},
     },
+    "request_timeout": {
+        "label": "Request timeout (seconds)",
+        "description": "Time allowed for one whole request, answer included (a trickle cannot outlast it).",
+        "schema": {"type": ["number", "null"], "default": DEFAULT_REQUEST_TIMEOUT},
+    },
     "max_retries": {
         "label": "Max retries",
         "description": "Retries of one call after a transient failure (429, 5xx, timeouts); 0 disables.",
@@ -45,7 +51,7 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "retry_deadline": {
         "label": "Retry deadline (seconds)",
-        "description": "Cap of all retrying of one call.",
+        "description": "Cap of one call: every attempt and every wait between them.",
         "schema": {"type": ["number", "null"], "default": DEFAULT_RETRY_DEADLINE},
     },
 }

@@ -2,8 +2,9 @@
 
 Which failures are retryable is a contract rule (``models.is_retryable``); this module
 only decides *when* and *how often*: honour ``Retry-After`` when the server sent one
-(capped by ``retry_max_wait``), else exponential backoff with jitter, bounded by both a
-number of attempts and a total time, so a task never hangs on a sick API.
+(plus jitter, capped by ``retry_max_wait``), else exponential backoff with jitter,
+bounded by a number of attempts and by ``retry_deadline``, which bounds the whole
+call: every attempt (see :class:`CallBudget`) and every single wait.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from airflow_provider_mathpix.models import is_retryable
 
 #: First backoff step in seconds; doubles per attempt up to ``retry_max_wait``.
 BACKOFF_BASE = 0.5
+#: Jitter added to a ``Retry-After``, as a fraction of it: 100 clients told "2 s" come
+#: back spread over one second instead of within the same 100 ms.
+RETRY_AFTER_JITTER = 0.5
 
 
 def should_retry(exc: BaseException) -> bool:
@@ -33,24 +37,59 @@ def backoff_seconds(
 ) -> float:
     """Seconds to sleep before attempt ``attempt + 1``.
 
-    ``Retry-After`` wins (the server knows its own recovery time) but never beyond
-    ``cap``. Without it, "equal jitter": half of the exponential step fixed, half random,
-    so many workers hitting one 503 do not come back in lockstep.
+    ``Retry-After`` wins (the server knows its own recovery time), plus up to half of it
+    again at random, never beyond ``cap``. Without it, "equal jitter": half of the
+    exponential step fixed, half random, so many workers hitting one 503 do not come
+    back in lockstep.
     """
     if retry_after is not None:
-        return min(retry_after, cap)
+        return min(cap, retry_after + (rng or random).uniform(0, retry_after * RETRY_AFTER_JITTER))
     step = min(cap, BACKOFF_BASE * 2 ** max(0, attempt - 1))
     return step / 2 + (rng or random).uniform(0, step / 2)
 
 
+class CallBudget:
+    """The time one call (all its attempts and waits) may take: ``retry_deadline`` from now."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.deadline = time.monotonic() + settings.retry_deadline
+        self._last: MathpixAPIError | None = None
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def judge(self, exc: MathpixAPIError) -> MathpixAPIError:
+        """The error to report for a failed attempt.
+
+        An attempt cut short by the call's own deadline says nothing about the API:
+        the failure before it (the 503 the API kept answering) is the one reported.
+        """
+        if exc.code == "timeout" and exc.http_status is None and self.left() <= 0 and self._last is not None:
+            return self._last
+        self._last = exc
+        return exc
+
+
 class _Wait(tenacity.wait.wait_base):
-    def __init__(self, cap: float) -> None:
+    def __init__(self, cap: float, budget: CallBudget) -> None:
         self.cap = cap
+        self.budget = budget
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
-        return backoff_seconds(retry_state.attempt_number, self.cap, retry_after)
+        wait = backoff_seconds(retry_state.attempt_number, self.cap, retry_after)
+        return max(0.0, min(wait, self.budget.left()))
+
+
+class _StopAtDeadline(tenacity.stop.stop_base):
+    """Stop when the wait ahead would use up what is left of the call's budget."""
+
+    def __init__(self, budget: CallBudget) -> None:
+        self.budget = budget
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.budget.left() - retry_state.upcoming_sleep <= 0
 
 
 def _log_before_sleep(logger: Any, settings: ClientSettings):  # type: ignore[no-untyped-def]
@@ -68,50 +107,47 @@ def _log_before_sleep(logger: Any, settings: ClientSettings):  # type: ignore[no
     return before_sleep
 
 
-def retry_kwargs(settings: ClientSettings, logger: Any) -> dict[str, Any]:
+def retry_kwargs(settings: ClientSettings, logger: Any, budget: CallBudget) -> dict[str, Any]:
     """Arguments for ``tenacity.Retrying`` and ``tenacity.AsyncRetrying`` alike."""
     return {
         "retry": tenacity.retry_if_exception(should_retry),
-        "stop": tenacity.stop_after_attempt(settings.max_retries + 1)
-        | tenacity.stop_after_delay(settings.retry_deadline),
-        "wait": _Wait(settings.retry_max_wait),
+        "stop": tenacity.stop_after_attempt(settings.max_retries + 1) | _StopAtDeadline(budget),
+        "wait": _Wait(settings.retry_max_wait, budget),
         "before_sleep": _log_before_sleep(logger, settings),
         "reraise": True,
     }
 
 
-def retrying(settings: ClientSettings, logger: Any) -> tenacity.Retrying:
-    return tenacity.Retrying(**retry_kwargs(settings, logger))
+def retrying(settings: ClientSettings, logger: Any, budget: CallBudget) -> tenacity.Retrying:
+    return tenacity.Retrying(**retry_kwargs(settings, logger, budget))
 
 
 T = TypeVar("T")
 
 
 async def acall_retrying(
-    settings: ClientSettings, logger: Any, call: Callable[..., Awaitable[T]], *args: Any
+    settings: ClientSettings, logger: Any, budget: CallBudget, attempt: Callable[[], Awaitable[T]]
 ) -> T:
-    """``await call(*args)`` under the policy of :func:`retry_kwargs`, as a plain loop.
+    """``await attempt()`` under the policy of :func:`retry_kwargs`, as a plain loop.
 
-    The same stop rules (attempts, then total time since the first attempt, checked after
-    each failure), the same waits and the same warning as the tenacity form; written out
-    because the async path serves triggers, where a successful poll must cost nothing
-    beyond the request (tenacity inspects its callbacks on every call).
+    The same stop rules (attempts; the wait ahead using up the budget), the same waits
+    and the same warning as the tenacity form; written out because the async path serves
+    triggers, where a successful poll must cost nothing beyond the request (tenacity
+    inspects its callbacks on every call).
     """
-    began = time.monotonic()
-    attempt = 1
+    number = 1
     while True:
         try:
-            return await call(*args)
+            return await attempt()
         except Exception as exc:
-            if (
-                not should_retry(exc)
-                or attempt >= settings.max_retries + 1
-                or time.monotonic() - began >= settings.retry_deadline
-            ):
+            if not should_retry(exc) or number >= settings.max_retries + 1:
                 raise
-            wait = backoff_seconds(attempt, settings.retry_max_wait, getattr(exc, "retry_after", None))
+            retry_after = getattr(exc, "retry_after", None)
+            wait = max(0.0, min(backoff_seconds(number, settings.retry_max_wait, retry_after), budget.left()))
+            if budget.left() - wait <= 0:
+                raise
             logger.warning(
-                "Mathpix call failed (%s); retry %d/%d in %.2f s", exc, attempt, settings.max_retries, wait
+                "Mathpix call failed (%s); retry %d/%d in %.2f s", exc, number, settings.max_retries, wait
             )
             await asyncio.sleep(wait)
-            attempt += 1
+            number += 1

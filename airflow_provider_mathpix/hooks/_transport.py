@@ -11,15 +11,23 @@ import functools
 import json
 import ssl
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
 from airflow_provider_mathpix import __version__
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks._connection import ClientSettings
+from airflow_provider_mathpix.hooks._deadline import transport
 from airflow_provider_mathpix.models import ApiRequest, envelope_error, parse_error_body, parse_retry_after
 
 USER_AGENT = f"airflow-provider-mathpix/{__version__}"
+
+#: Largest JSON answer read (a 10,000-file listing page is ~2 MB); larger is ``invalid_response``.
+MAX_JSON_BODY = 32 * 1024 * 1024
+#: Bytes of an error answer read: enough for any envelope; the rest is never loaded.
+MAX_ERROR_BODY = 64 * 1024
+REDACTED = "***"
 
 
 @functools.lru_cache(maxsize=1)
@@ -34,15 +42,87 @@ def ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def client_kwargs(settings: ClientSettings) -> dict[str, Any]:
-    """Constructor arguments for ``httpx.Client`` and ``httpx.AsyncClient`` alike."""
+def client_kwargs(
+    settings: ClientSettings, *, asynchronous: bool = False, tls: ssl.SSLContext | None = None
+) -> dict[str, Any]:
+    """Constructor arguments for ``httpx.Client`` (or ``httpx.AsyncClient`` when ``asynchronous``).
+
+    The transport enforces ``request_timeout`` on the request in flight (see ``_deadline``).
+    """
     return {
         "base_url": settings.base_url,
         "headers": {"app_key": settings.app_key, "User-Agent": USER_AGENT, "Accept": "application/json"},
         "timeout": httpx.Timeout(settings.timeout),
-        "verify": ssl_context(),
+        "transport": transport(tls or ssl_context(), asynchronous=asynchronous),
         "follow_redirects": False,  # a redirect would re-send the app_key to wherever it points
     }
+
+
+def secret_forms(secret: str | None) -> list[str]:
+    """``secret`` as it may appear in text: plain, repr-, JSON-, bytes- and URL-escaped."""
+    if not secret:
+        return []
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
+    return sorted(forms, key=len, reverse=True)  # longest first: no partial replacement survives
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with every form of ``secret`` replaced by ``***``."""
+    for form in secret_forms(secret):
+        text = text.replace(form, REDACTED)
+    return text
+
+
+class BodyReader:
+    """Collect an answer's body up to a limit (sync and async loops feed it chunk by chunk).
+
+    A success body over the limit fails as ``invalid_response`` naming the size; an error
+    body is simply cut (its envelope fits in the first bytes), so neither is ever held whole.
+    """
+
+    def __init__(self, req: ApiRequest, status: int, headers: httpx.Headers, *, raw: bool) -> None:
+        self.req = req
+        self.status = status
+        self.success = 200 <= status < 300
+        self.limit: int | None = (
+            None if raw and self.success else MAX_JSON_BODY if self.success else MAX_ERROR_BODY
+        )
+        self.parts: list[bytes] = []
+        self.size = 0
+        declared = headers.get("content-length", "")
+        if self.success and self.limit is not None and declared.isdigit() and int(declared) > self.limit:
+            raise self._too_large(f"{int(declared):,} bytes announced")
+
+    def _too_large(self, what: str) -> MathpixAPIError:
+        return api_error(
+            self.req,
+            self.status,
+            "invalid_response",
+            f"HTTP {self.status} answer is larger than the {self.limit:,}-byte limit ({what}); "
+            "no Mathpix JSON answer is this large",
+        )
+
+    def feed(self, chunk: bytes) -> bool:
+        """Keep ``chunk``; False once enough was read (the rest is not wanted)."""
+        if self.limit is not None and self.size + len(chunk) > self.limit:
+            if self.success:
+                raise self._too_large(f"more than {self.limit:,} bytes received")
+            self.parts.append(chunk[: self.limit - self.size])
+            self.size = self.limit
+            return False
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        return True
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def request_headers(req: ApiRequest, settings: ClientSettings) -> dict[str, str]:
@@ -58,20 +138,26 @@ def request_headers(req: ApiRequest, settings: ClientSettings) -> dict[str, str]
     return headers
 
 
-def api_error(req: ApiRequest, status: int | None, code: str, message: str) -> MathpixAPIError:
-    return MathpixAPIError(code, status, message, method=req.method, path=req.path)
+def api_error(
+    req: ApiRequest, status: int | None, code: str, message: str, secret: str | None = None
+) -> MathpixAPIError:
+    """The provider's API error; ``secret`` (the app_key) is redacted from the message, in any form."""
+    return MathpixAPIError(code, status, redact(message, secret), method=req.method, path=req.path)
 
 
-def check_answer(req: ApiRequest, status: int, headers: httpx.Headers, body: bytes, *, raw: bool) -> Any:
+def check_answer(
+    req: ApiRequest, status: int, headers: httpx.Headers, body: bytes, *, raw: bool, secret: str | None = None
+) -> Any:
     """Return the answer's payload (JSON, or ``body`` when ``raw``), or raise ``MathpixAPIError``.
 
     The single error mapping of the provider: non-2xx → envelope code (or
     ``http_<status>``), and a /v3 body carrying ``error`` is a failure even under HTTP 200.
-    ``retry_after`` is attached for the retry policy.
+    ``retry_after`` is attached for the retry policy. A server that echoes the key back
+    in its error text does not get it into the exception: ``secret`` is redacted.
     """
     if not 200 <= status < 300:  # 3xx too: redirects are not followed (they would carry the key along)
         info = parse_error_body(status, body)
-        error = api_error(req, status, info.code, info.message)
+        error = api_error(req, status, info.code, info.message, secret)
         error.retry_after = parse_retry_after(headers.get("retry-after"))
         raise error
     if raw:
@@ -83,12 +169,18 @@ def check_answer(req: ApiRequest, status: int, headers: httpx.Headers, body: byt
     if req.v3 and isinstance(payload, dict):
         info_v3 = envelope_error(payload)
         if info_v3 is not None:
-            raise api_error(req, status, info_v3.code, info_v3.message)
+            raise api_error(req, status, info_v3.code, info_v3.message, secret)
     return payload
 
 
-def transport_error(req: ApiRequest, exc: httpx.TransportError) -> MathpixAPIError:
+def transport_error(req: ApiRequest, exc: httpx.TransportError, secret: str | None = None) -> MathpixAPIError:
     """No answer at all: timeouts and dropped or refused connections (always retryable)."""
     code = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection_error"
     detail = str(exc) or type(exc).__name__
-    return api_error(req, None, code, f"{type(exc).__name__}: {detail}")
+    return api_error(req, None, code, f"{type(exc).__name__}: {detail}", secret)
+
+
+def leaks(exc: BaseException, secret: str | None) -> bool:
+    """Whether ``exc``'s text holds the secret (then it must not be chained into a traceback)."""
+    text = f"{exc!s} {exc!r}"
+    return any(form in text for form in secret_forms(secret))

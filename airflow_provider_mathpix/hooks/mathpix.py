@@ -27,7 +27,7 @@ from airflow_provider_mathpix.hooks._connection import (
 )
 from airflow_provider_mathpix.hooks._io import DownloadSink, PathOrFile, UploadSource
 from airflow_provider_mathpix.hooks._jobs import JobPlan
-from airflow_provider_mathpix.hooks._retry import acall_retrying, retrying
+from airflow_provider_mathpix.hooks._retry import CallBudget, acall_retrying, retrying
 from airflow_provider_mathpix.hooks._send import asend, send
 from airflow_provider_mathpix.hooks._transport import client_kwargs
 from airflow_provider_mathpix.models import ApiRequest
@@ -42,9 +42,10 @@ class MathpixHook(BaseHook):
 
     Connection: ``password`` = app_key, ``login`` = app_id (only ``/v3`` needs it),
     ``host`` = API base URL (default ``https://api.mathpix.com``; ``http://`` only for
-    loopback emulators). Extras: ``timeout`` (s per request, default 30), ``max_retries``
-    (default 5), ``retry_max_wait`` (cap of one wait, default 60 s), ``retry_deadline``
-    (cap of all retrying of one call, default 600 s).
+    loopback emulators). Extras: ``timeout`` (s per network read/write, default 30),
+    ``request_timeout`` (s for one whole request, answer included, default 300),
+    ``max_retries`` (default 5), ``retry_max_wait`` (cap of one wait, default 60 s),
+    ``retry_deadline`` (cap of one call, every attempt and wait, default 600 s).
 
     One ``httpx.Client`` per hook, created lazily and closed by :meth:`close` or ``with``;
     ``async with hook:`` opens one ``httpx.AsyncClient`` reused by every async call in the
@@ -174,7 +175,7 @@ class MathpixHook(BaseHook):
         # No await between the check and the assignment: concurrent tasks entering at
         # once share one client instead of each building (and leaking) their own.
         if self._aclient is None:
-            self._aclient = httpx.AsyncClient(**client_kwargs(settings))
+            self._aclient = httpx.AsyncClient(**client_kwargs(settings, asynchronous=True))
         self._adepth += 1
         return self
 
@@ -200,7 +201,19 @@ class MathpixHook(BaseHook):
         raw: bool = False,
     ) -> Any:
         settings = self._get_settings()
-        return retrying(settings, self.log)(send, self.get_conn(), settings, req, upload, sink, raw)
+        client = self.get_conn()
+        budget = CallBudget(settings)
+
+        def attempt() -> Any:
+            try:
+                return send(client, settings, req, upload, sink, raw, budget.left())
+            except MathpixAPIError as exc:
+                reported = budget.judge(exc)
+                if reported is exc:
+                    raise
+                raise reported from None
+
+        return retrying(settings, self.log, budget)(attempt)
 
     async def _acall(
         self,
@@ -214,14 +227,28 @@ class MathpixHook(BaseHook):
             async with self:
                 return await self._acall(req, upload=upload, sink=sink, raw=raw)
         settings = await self._aget_settings()
-        return await acall_retrying(settings, self.log, asend, self._aclient, settings, req, upload, sink, raw)
+        client = self._aclient
+        assert client is not None
+        budget = CallBudget(settings)
+
+        async def attempt() -> Any:
+            try:
+                return await asend(client, settings, req, upload, sink, raw, budget.left())
+            except MathpixAPIError as exc:
+                reported = budget.judge(exc)
+                if reported is exc:
+                    raise
+                raise reported from None
+
+        return await acall_retrying(settings, self.log, budget, attempt)
 
     def _pages(self, build: PageBuilder, key: str) -> Iterator[dict[str, Any]]:
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = self._call(build(token))
             yield from page.get(key) or []
-            token = _next_token(page, token, build(token))
+            token = _next_token(page, seen, build(token))
             if token is None:
                 return
 
@@ -237,11 +264,12 @@ class MathpixHook(BaseHook):
         # is requested before this one is handed out, so the consumer's own work on a
         # page (writing a manifest, counting) overlaps the round trip for the next.
         token: str | None = None
+        seen: set[str] = set()
         page = await self._acall(build(None))
         ahead: asyncio.Task[Any] | None = None
         try:
             while True:
-                token = _next_token(page, token, build(token))
+                token = _next_token(page, seen, build(token))
                 if token is not None:
                     ahead = asyncio.ensure_future(self._acall(build(token)))
                     self._ahead.add(ahead)
@@ -682,19 +710,28 @@ def _is_local(settings: ClientSettings) -> bool:
     return models.is_loopback_host(urlsplit(settings.base_url).hostname)
 
 
-def _next_token(page: Mapping[str, Any], previous: str | None, req: ApiRequest) -> str | None:
+def _next_token(page: Mapping[str, Any], seen: set[str], req: ApiRequest) -> str | None:
+    """The next page's token; a token handed out before means the listing loops (a,b,a,b...).
+
+    ``seen`` grows by one short string per page (a 200,000-file job is 20 pages at the
+    default size). A listing that never repeats yet never ends is stopped by its caller,
+    who knows how many records the job holds (``manifests.check_listing``).
+    """
     token = page.get("next_page_token")
     if not token:
         return None
-    if token == previous:
+    token = str(token)
+    if token in seen:
         raise MathpixAPIError(
             "invalid_response",
             200,
-            "the API returned the same page token twice",
+            f"the API handed out page token {token[:40]!r} a second time (repeated after "
+            f"{len(seen)} pages): the listing would never end",
             method=req.method,
             path=req.path,
         )
-    return str(token)
+    seen.add(token)
+    return token
 
 
 def _job_summary(plan: JobPlan) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
@@ -23,13 +24,20 @@ from airflow.sdk import ObjectStoragePath
 from airflow_provider_mathpix import manifests
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.operators._listing import (
+    LISTING_RECHECK,
+    LISTING_TIMEOUT,
+    ListingShort,
+    acounted,
+    gave_up,
+)
+from airflow_provider_mathpix.storage import LOCAL_PROTOCOLS, write_whole
 
 #: Bytes of one output kept in memory before its spool file moves to disk.
 SPOOL_MAX_BYTES = 4 * 1024 * 1024
 COPY_CHUNK = 1024 * 1024
 #: How many failed outputs (or deletions) a result names.
 ERRORS_SAMPLE = 10
-LOCAL_PROTOCOLS = ("", "file", "local")
 
 
 # ---------------------------------------------------------------------- the download engine
@@ -52,10 +60,36 @@ class Target:
     custom_id: str | None = None
 
 
-async def _job_targets(hook: MathpixHook, job_id: str) -> AsyncIterator[Target]:
-    async for record in hook.aiter_job_files(job_id, status="completed"):
-        custom_id = record.get("custom_id") or None
-        yield Target(record["file_id"], custom_id or record["file_id"], custom_id)
+async def _job_targets(
+    hook: MathpixHook, job_id: str, listing_timeout: float = LISTING_TIMEOUT
+) -> AsyncIterator[Target]:
+    """The job's completed files, as many as its counters say (see ``_listing``).
+
+    A listing that trails ``files_completed`` is listed again (only files not seen yet
+    are yielded) until it catches up or ``listing_timeout`` passes, which fails naming
+    the shortfall: the download never succeeds short.
+    """
+    job = await hook.aget_job(job_id)
+    expected = int(job.get("files_completed") or 0)
+    file_count = int(job["file_count"]) if job.get("file_count") is not None else sys.maxsize
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + listing_timeout
+    seen: set[str] = set()
+    while True:
+        async for record in acounted(hook.aiter_job_files(job_id, status="completed"), job_id, file_count):
+            file_id = str(record["file_id"])
+            if file_id in seen:
+                continue
+            seen.add(file_id)
+            custom_id = record.get("custom_id") or None
+            yield Target(file_id, custom_id or file_id, custom_id)
+        if len(seen) >= expected:
+            return
+        short = ListingShort(job_id, "completed", len(seen), expected)
+        left = deadline - loop.time()
+        if left <= 0:
+            raise gave_up(short, listing_timeout)
+        await asyncio.sleep(min(LISTING_RECHECK, left))
 
 
 async def _listed_targets(file_ids: Sequence[str]) -> AsyncIterator[Target]:
@@ -151,13 +185,11 @@ def _existing_size(target: ObjectStoragePath) -> int | None:
 
 
 def _store(spool: Any, target: ObjectStoragePath, size: int, skip_existing: bool) -> str:
-    """Blocking: copy the spooled output to ``target`` unless the same size is already there."""
+    """Blocking: copy the spooled output to ``target`` (whole or not at all) unless already there."""
     if skip_existing and _existing_size(target) == size:
         return "skipped"
-    if target.protocol in LOCAL_PROTOCOLS:
-        target.parent.mkdir(parents=True, exist_ok=True)
     spool.seek(0)
-    with target.open("wb") as out:
+    with write_whole(target) as out:
         shutil.copyfileobj(spool, out, COPY_CHUNK)
     return "written"
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import sys
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,13 @@ from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri as uri_of
 from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
 from airflow_provider_mathpix.models import download_ext
+from airflow_provider_mathpix.operators._listing import (
+    LISTING_RECHECK,
+    LISTING_TIMEOUT,
+    ListingShort,
+    counted,
+    gave_up,
+)
 from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, enforce_policy
 from airflow_provider_mathpix.storage import destination_for
 from airflow_provider_mathpix.triggers._status import record_error_text
@@ -189,7 +198,9 @@ async def _afile_errors(hook: MathpixHook, file_ids: Sequence[str]) -> list[str]
         return list(await asyncio.gather(*(one(file_id) for file_id in file_ids)))
 
 
-def _with_errors(hook: MathpixHook, items: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], str]]:
+def _with_errors(
+    hook: MathpixHook, items: Iterable[Mapping[str, Any]]
+) -> Iterator[tuple[Mapping[str, Any], str]]:
     """Each errored listing item with its reason, fetched concurrently a block at a time.
 
     A block bounds memory (one listing page) while its GETs overlap: the manifest of a job
@@ -202,7 +213,11 @@ def _with_errors(hook: MathpixHook, items: Iterable[dict[str, Any]]) -> Iterator
 
 
 def iter_job_records(
-    hook: MathpixHook, job_id: str, outputs: JobOutputs, errors_sample: list[dict[str, Any]]
+    hook: MathpixHook,
+    job_id: str,
+    outputs: JobOutputs,
+    errors_sample: list[dict[str, Any]],
+    counters: Mapping[str, Any] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Per-file results, page by page: completed files, then errored ones (with their error).
 
@@ -210,8 +225,20 @@ def iter_job_records(
     listings. An errored file's reason is on its own record (one GET each, fetched
     concurrently a block at a time); the first
     :data:`ERRORS_SAMPLE_SIZE` are also appended to ``errors_sample`` for XCom.
+    With the job's ``counters`` (``file_count``, ``files_completed``, ``files_errored``)
+    each listing is checked against them (see ``_listing``): :class:`ListingShort` at
+    the end of a listing that trails them, ``invalid_response`` past ``file_count``.
     """
-    for item in hook.iter_job_files(job_id, status="completed"):
+    counters = counters or {}
+    file_count = int(counters["file_count"]) if counters.get("file_count") is not None else sys.maxsize
+
+    def listing(status: str, counter: str, name: str) -> Iterator[Mapping[str, Any]]:
+        expected = int(counters.get(counter) or 0)
+        return counted(hook.iter_job_files(job_id, status=status), job_id, name, expected, file_count)
+
+    completed = listing("completed", "files_completed", "completed")
+    errored = listing("error", "files_errored", "errored")
+    for item in completed:
         yield {
             "file_id": item["file_id"],
             "custom_id": item.get("custom_id"),
@@ -220,7 +247,7 @@ def iter_job_records(
             "error": None,
             "outputs": outputs.for_file(item["file_id"], item.get("custom_id")),
         }
-    for item, error in _with_errors(hook, hook.iter_job_files(job_id, status="error")):
+    for item, error in _with_errors(hook, errored):
         record = {
             "file_id": item["file_id"],
             "custom_id": item.get("custom_id"),
@@ -248,6 +275,12 @@ def sample_errors(hook: MathpixHook, job_ids: Sequence[str]) -> list[dict[str, A
     return sample
 
 
+def _feeding(records: Iterator[dict[str, Any]], sink: Any) -> Iterator[dict[str, Any]]:
+    for record in records:
+        sink(record)
+        yield record
+
+
 @dataclass(frozen=True)
 class JobFinish:
     """How a completed job is reported: manifest location and the partial-success policy."""
@@ -257,6 +290,10 @@ class JobFinish:
     write_manifest: bool = True
     max_error_ratio: float = 0.0
     fail_on_file_errors: bool = True
+    #: Fed every manifest record, committed once the listing is complete (the conversion ledger).
+    recorder: Any = None
+    #: Seconds to wait for the job's listing to catch up with its counters (see ``_listing``).
+    listing_timeout: float = LISTING_TIMEOUT
 
 
 def finish_job(
@@ -270,6 +307,51 @@ def finish_job(
     """From a job event to the XCom value, or raise: API error, timeout, too many errored files."""
     raise_for_wait_failure(event)
     return finish_jobs(hook, str(event["job_id"]), [event], outputs=outputs, finish=finish, log=log)
+
+
+def _write_checked_manifest(
+    hook: MathpixHook,
+    name: str,
+    path: Any,
+    parts: Sequence[Mapping[str, Any]],
+    outputs: JobOutputs,
+    finish: JobFinish,
+    errors_sample: list[dict[str, Any]],
+    log: Any,
+) -> int:
+    """Write the manifest of ``parts`` once their listings match their counters (bounded wait).
+
+    A listing found short aborts the write (nothing is published: the write is whole)
+    and is tried again every :data:`LISTING_RECHECK` seconds until ``listing_timeout``.
+    The conversion ledger (``finish.recorder``) is committed only after a whole write.
+    """
+    split = len(parts) > 1
+    deadline = time.monotonic() + finish.listing_timeout
+    while True:
+        errors_sample.clear()
+        records: Iterator[dict[str, Any]] = itertools.chain.from_iterable(
+            (
+                {**record, "job_id": str(part["job_id"])} if split else record
+                for record in iter_job_records(hook, str(part["job_id"]), outputs, errors_sample, part)
+            )
+            for part in parts
+        )
+        if finish.recorder is not None:
+            finish.recorder.reset()  # an aborted (short) listing fed it records already
+            records = _feeding(records, finish.recorder.add)
+        try:
+            written = write_manifest(path, records)
+        except ListingShort as short:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise gave_up(short, finish.listing_timeout) from None
+            if log is not None:
+                log.warning("%s; the listing lags the counters, listing again", short)
+            time.sleep(min(LISTING_RECHECK, left))
+            continue
+        if finish.recorder is not None:
+            finish.recorder.commit(name)
+        return written
 
 
 def finish_jobs(
@@ -295,14 +377,7 @@ def finish_jobs(
     manifest_uri: str | None = None
     if finish.write_manifest:
         path = resolve_manifest_path(finish.manifest_path, job_id=name, conn_id=finish.manifest_conn_id)
-        records = itertools.chain.from_iterable(
-            (
-                {**record, "job_id": job_id} if split else record
-                for record in iter_job_records(hook, job_id, outputs, errors_sample)
-            )
-            for job_id in job_ids
-        )
-        written = write_manifest(path, records)
+        written = _write_checked_manifest(hook, name, path, parts, outputs, finish, errors_sample, log)
         manifest_uri = uri_of(path)
         log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)
     elif files_errored:

@@ -56,20 +56,28 @@ def merge_named_options(
 
 def validate_wait_settings(poll_interval: object, timeout: object) -> tuple[float, float]:
     """``poll_interval`` > 0 and ``timeout`` >= 0, as seconds (floats or timedeltas)."""
-    poll = _seconds(poll_interval, "poll_interval")
-    if poll <= 0:
-        raise MathpixValidationError(f"poll_interval must be > 0 seconds, got {poll_interval!r}")
-    limit = _seconds(timeout, "timeout")
-    if limit < 0:
-        raise MathpixValidationError(f"timeout must be >= 0 seconds, got {timeout!r}")
-    return poll, limit
+    return duration_seconds(poll_interval, "poll_interval"), duration_seconds(
+        timeout, "timeout", allow_zero=True
+    )
 
 
-def _seconds(value: object, field: str) -> float:
+def duration_seconds(value: object, field: str, *, allow_zero: bool = False) -> float:
+    """A duration argument as finite seconds (> 0, or >= 0 with ``allow_zero``), else refused.
+
+    Why finite: NaN passes every comparison (a wait that never ends, or a crash at the
+    first retry) and inf overflows timers (``OverflowError`` after a job was submitted).
+    """
+    raw = value
     if hasattr(value, "total_seconds"):
         value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise MathpixValidationError(f"{field} must be a number of seconds, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MathpixValidationError(f"{field} must be a number of seconds, got {raw!r}")
+    if not math.isfinite(value):
+        raise MathpixValidationError(f"{field} must be a finite number of seconds, got {raw!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise MathpixValidationError(
+            f"{field} must be {'>= 0' if allow_zero else '> 0'} seconds, got {raw!r}"
+        )
     return float(value)
 
 

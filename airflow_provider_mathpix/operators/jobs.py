@@ -29,13 +29,25 @@ from airflow_provider_mathpix.exceptions import (
     MathpixWaitTimeout,
 )
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.incremental import WalkStats
 from airflow_provider_mathpix.lineage import job_lineage
 from airflow_provider_mathpix.models import (
     COMMON_OPTION_KEYS,
     JobItemChecker,
     classify_uri,
     validate_id,
+    validate_max_items_per_request,
     validate_options,
+)
+from airflow_provider_mathpix.operators._incremental import (
+    incremental_items,
+    log_walk,
+    pulled_skip_counts,
+    push_skip_counts,
+    recorder_for,
+    skip_counts,
+    uses_incremental_walk,
+    validate_incremental,
 )
 from airflow_provider_mathpix.operators._job_parts import (
     iter_parts,
@@ -45,6 +57,7 @@ from airflow_provider_mathpix.operators._job_parts import (
     part_job_ids,
     parts_xcom,
 )
+from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
@@ -56,6 +69,7 @@ from airflow_provider_mathpix.operators._results import (
 )
 from airflow_provider_mathpix.operators._validation import (
     FastTemplatingMixin,
+    duration_seconds,
     has_template,
     is_template,
     merge_named_options,
@@ -93,6 +107,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
     :param manifest_path: where the JSON Lines manifest goes (URI, local path or
         ObjectStoragePath; a trailing ``/`` means a folder); default under AIRFLOW_HOME.
     :param manifest_conn_id: storage connection for a manifest URI given as a string.
+    :param listing_timeout: seconds to wait for the job's file listing to catch up with its
+        counters (Mathpix may list files after counting them done); past it the task fails
+        naming the shortfall instead of succeeding short.
     :param allow_empty: with ``source_prefix``, succeed (without any request) when nothing matches.
     :param max_files_per_job: split the documents into several Mathpix jobs of at most
         this many files, named ``<job_id>.p0001``, ``<job_id>.p0002``, ... (deterministic:
@@ -100,6 +117,15 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         ``job_count``; counters, manifest and the partial-success policy cover all parts.
     :param check_data_sources: check, before submitting, that every bucket involved is a
         registered Mathpix data source (one ``GET /files/v1/data-sources``).
+    :param skip_converted: with ``source_prefix``, submit only documents whose (key, content)
+        no earlier run converted, as recorded in ``ledger_path``; a changed document is
+        converted again. Nothing new to convert is a success (XCom ``files_skipped``).
+    :param ledger_path: folder of the conversion ledger (bucket URI, local path or
+        ObjectStoragePath) shared by every run and worker, e.g. beside the outputs.
+    :param ledger_conn_id: storage connection for a ``ledger_path`` given as a URI string.
+    :param modified_after, modified_before: with ``source_prefix``, only objects whose
+        last-modified time is ``>= modified_after`` and ``< modified_before`` (templated:
+        ``{{ data_interval_start }}`` / ``{{ data_interval_end }}``).
     """
 
     template_fields: Sequence[str] = (
@@ -113,6 +139,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         "job_id",
         "manifest_path",
         "callback_url",
+        "modified_after",
+        "modified_before",
+        "ledger_path",
     )
     template_fields_renderers = {"options": "json", "files": "json", "metadata": "json"}
     ui_color = "#c9e4f6"
@@ -129,6 +158,11 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         allow_empty: bool = False,
         max_files_per_job: int | None = None,
         check_data_sources: bool = False,
+        skip_converted: bool = False,
+        ledger_path: str | ObjectStoragePath | None = None,
+        ledger_conn_id: str | None = None,
+        modified_after: Any = None,
+        modified_before: Any = None,
         destination_prefix: str | None = None,
         conversion_formats: Mapping[str, bool] | Sequence[str] | None = None,
         image_output_mode: str | None = None,
@@ -143,6 +177,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         fail_on_file_errors: bool = True,
         manifest_path: str | ObjectStoragePath | None = None,
         manifest_conn_id: str | None = None,
+        listing_timeout: float = LISTING_TIMEOUT,
         mathpix_conn_id: str = MathpixHook.default_conn_name,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -159,6 +194,12 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         self.allow_empty = allow_empty
         self.max_files_per_job = max_files_per_job
         self.check_data_sources = check_data_sources
+        self.skip_converted = skip_converted
+        self.ledger_path = ledger_path
+        self.ledger_conn_id = ledger_conn_id
+        self.modified_after = modified_after
+        self.modified_before = modified_before
+        self._walk_stats = WalkStats()
         self.destination_prefix = destination_prefix
         self.conversion_formats = conversion_formats
         self.image_output_mode = image_output_mode
@@ -173,10 +214,13 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         self.fail_on_file_errors = fail_on_file_errors
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
+        self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.mathpix_conn_id = mathpix_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable
         self.poll_interval, self.timeout = validate_wait_settings(poll_interval, timeout)
+        if not is_template(max_items_per_request, True):
+            validate_max_items_per_request(max_items_per_request)  # at parse time, not at execute
         if max_files_per_job is not None and (
             isinstance(max_files_per_job, bool)
             or not isinstance(max_files_per_job, int)
@@ -206,11 +250,14 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                     f"files must be a list of source URIs or item dicts, got {type(self.files).__name__}"
                 )
             if at_parse_time and not has_template(self.files):
-                self._build_file_items()  # full check now: empty list, duplicates, bad URIs
+                # A templated destination_prefix is only known after rendering: check the
+                # items now without the destinations it would give them.
+                self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
         if has_prefix and not is_template(self.source_prefix, at_parse_time):
             storage.location_of(self.source_prefix)  # type: ignore[arg-type]
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
             validate_id(self.job_id, "job_id")
+        validate_incremental(self, at_parse_time=at_parse_time)
         options = self._job_options()
         if at_parse_time and has_template(options):
             return options
@@ -225,7 +272,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             item.setdefault("destination_basename", item["custom_id"])
         return item
 
-    def _build_file_items(self) -> list[dict[str, Any]]:
+    def _build_file_items(self, *, with_destinations: bool = True) -> list[dict[str, Any]]:
         """The explicit ``files`` list as validated job items (in memory: it already is)."""
         entries = list(self.files)  # type: ignore[arg-type]
         if not entries and not self.allow_empty:
@@ -248,7 +295,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                 raise MathpixValidationError(f"files[{index}].source_uri is required")
             classify_uri(source, f"files[{index}].source_uri")
             item.setdefault("custom_id", ids.custom_id_from_uri(source))
-            items.append(checker.check(self._with_destination(item), index))
+            items.append(checker.check(self._with_destination(item) if with_destinations else item, index))
         return items
 
     # ------------------------------------------------------------------ execution
@@ -262,9 +309,14 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             api_base=hook.base_url,
             destination_prefix=self.destination_prefix,
         )
+        self._walk_stats = WalkStats()  # counters of THIS execution (an operator object may be reused)
         items = self._items(outputs)
         first = next(items, None)
-        if first is None:  # only reachable with allow_empty
+        incremental = uses_incremental_walk(self)
+        if first is None:  # allow_empty, or nothing new since the earlier runs
+            if incremental:
+                log_walk(self, self._walk_stats)
+                return {**_empty_xcom(job_id), **skip_counts(self._walk_stats)}
             self.log.info("No file to convert (allow_empty=True); nothing submitted")
             return _empty_xcom(job_id)
         stream = itertools.chain([first], items)
@@ -279,10 +331,11 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         )
         file_count = int(result.get("file_count") or 0)
         self.log.info("Submitted Mathpix job %s with %s files", job_id, f"{file_count:,}")
+        counts = push_skip_counts(self, context, self._walk_stats)  # before a deferral leaves execute()
         if not self.wait_for_completion:
-            return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count}
+            return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count, **counts}
         event = self._wait_job(hook, job_id, time.time() + self.timeout)
-        return self._finish(hook, event, outputs)
+        return {**self._finish(hook, event, outputs), **counts}
 
     def _job_id(self, context: Context, job_options: Mapping[str, Any]) -> str:
         """The given ``job_id``, else one per task instance and output-changing options (ids.py)."""
@@ -342,15 +395,17 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         )
         context["ti"].xcom_push(key="job_ids", value=listed_job_ids(part_ids))
         context["ti"].xcom_push(key="job_count", value=len(part_ids))
+        counts = push_skip_counts(self, context, self._walk_stats)
         if not self.wait_for_completion:
             return {
                 **_empty_xcom(job_id),
                 "status": "submitted",
                 "file_count": file_count,
                 **parts_xcom(part_ids),
+                **counts,
             }
         end_time = time.time() + self.timeout
-        return self._wait_parts(hook, job_id, len(part_ids), 1, end_time, outputs)
+        return {**self._wait_parts(hook, job_id, len(part_ids), 1, end_time, outputs), **counts}
 
     def _wait_parts(
         self,
@@ -392,6 +447,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
                 ):
                     outputs.overrides[item["custom_id"]] = (dest, base)
             return iter(items)
+        if uses_incremental_walk(self):
+            return (self._with_destination(item) for item in incremental_items(self, self._walk_stats))
         walked = storage.iter_source_items(
             self.source_prefix,  # type: ignore[arg-type]
             conn_id=self.source_conn_id,
@@ -452,8 +509,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             for f in self.files
         ):
             self._items(outputs)  # recompute the per-item destination overrides
+        counts = pulled_skip_counts(self, context)
         if self.max_files_per_job is None:
-            return self._finish(hook, event, outputs)
+            return {**self._finish(hook, event, outputs), **counts}
         raise_for_wait_failure(event)
         job_id = self._job_id(context, self._validate(at_parse_time=False))
         if part is None or part_count is None:
@@ -462,7 +520,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             part = part_index(job_id, str(event.get("job_id")))
             part_count = int(context["ti"].xcom_pull(task_ids=self.task_id, key="job_count"))
         deadline = end_time if end_time is not None else time.time() + self.timeout
-        return self._wait_parts(hook, job_id, part_count, part + 1, deadline, outputs)
+        return {**self._wait_parts(hook, job_id, part_count, part + 1, deadline, outputs), **counts}
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage datasets: the prefix (or the ``files`` sources) in, the destinations out.
@@ -481,6 +539,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             manifest_conn_id=self.manifest_conn_id,
             max_error_ratio=self.max_error_ratio,
             fail_on_file_errors=self.fail_on_file_errors,
+            recorder=recorder_for(self),
+            listing_timeout=self.listing_timeout,
         )
 
     def _finish(self, hook: MathpixHook, event: Mapping[str, Any], outputs: JobOutputs) -> dict[str, Any]:

@@ -48,7 +48,8 @@ from airflow_provider_mathpix.operators._download import (  # noqa: F401 - re-ex
     _listed_targets,
     _ManifestFeed,
 )
-from airflow_provider_mathpix.operators._validation import is_template
+from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
+from airflow_provider_mathpix.operators._validation import duration_seconds, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -99,16 +100,6 @@ def validate_concurrency(value: object, field_name: str = "concurrency") -> int:
     return value
 
 
-def _positive_seconds(value: object, field_name: str, *, allow_zero: bool = False) -> float:
-    if hasattr(value, "total_seconds"):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise MathpixValidationError(f"{field_name} must be a number of seconds, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
-        raise MathpixValidationError(f"{field_name} must be {'>= 0' if allow_zero else '> 0'} seconds")
-    return float(value)
-
-
 def destination_display(destination: str | ObjectStoragePath) -> str:
     """The destination as the DAG author wrote it (no ``conn_id@`` inside), without a trailing slash."""
     if isinstance(destination, str):
@@ -145,9 +136,13 @@ class MathpixDownloadOutputsOperator(BaseOperator):
     :param skip_existing: leave an output alone when the destination already holds one of
         the same size (reruns write nothing new; each output is still downloaded to compare).
     :param trust_existing: skip any output already present at the destination without
-        downloading it at all (the cheapest rerun; use when outputs are never partial, e.g.
-        nothing but this operator writes there).
+        downloading it at all (the cheapest rerun). Safe after a killed run: this operator
+        publishes an output at its name only once complete; use it when nothing else
+        writes partial files there.
     :param format_timeout: seconds to keep waiting for a ``format_not_ready`` output.
+    :param listing_timeout: seconds to wait for the job's file listing to catch up with its
+        counters (Mathpix may list files after counting them done); past it the task fails
+        naming the shortfall instead of succeeding short.
     :param manifest_path: where the JSON Lines manifest of this download goes (default:
         under AIRFLOW_HOME, named after the task instance); ``manifest_conn_id`` its connection.
     :param fail_on_error: fail the task (after writing everything it could and the
@@ -182,6 +177,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         trust_existing: bool = False,
         format_timeout: float = 600.0,
         format_poll_interval: float = 2.0,
+        listing_timeout: float = LISTING_TIMEOUT,
         manifest_path: str | ObjectStoragePath | None = None,
         manifest_conn_id: str | None = None,
         fail_on_error: bool = True,
@@ -198,8 +194,9 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         self.concurrency = validate_concurrency(concurrency)
         self.skip_existing = bool(skip_existing)
         self.trust_existing = bool(trust_existing)
-        self.format_timeout = _positive_seconds(format_timeout, "format_timeout", allow_zero=True)
-        self.format_poll_interval = _positive_seconds(format_poll_interval, "format_poll_interval")
+        self.format_timeout = duration_seconds(format_timeout, "format_timeout", allow_zero=True)
+        self.format_poll_interval = duration_seconds(format_poll_interval, "format_poll_interval")
+        self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
         self.fail_on_error = fail_on_error
@@ -260,7 +257,9 @@ class MathpixDownloadOutputsOperator(BaseOperator):
             log=self.log,
         )
         targets = (
-            _job_targets(hook, self.job_id) if self.job_id else _listed_targets(list(self.file_ids or ()))
+            _job_targets(hook, self.job_id, self.listing_timeout)
+            if self.job_id
+            else _listed_targets(list(self.file_ids or ()))
         )
         try:
             totals = asyncio.run(downloader.run(targets))

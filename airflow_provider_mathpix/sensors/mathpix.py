@@ -22,7 +22,9 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder
 from airflow_provider_mathpix.models import conversion_format_of, validate_conversion_formats
+from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (
     JobFinish,
@@ -32,7 +34,7 @@ from airflow_provider_mathpix.operators._results import (
     output_exts,
     raise_for_wait_failure,
 )
-from airflow_provider_mathpix.operators._validation import has_template
+from airflow_provider_mathpix.operators._validation import duration_seconds, has_template
 from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once, wait_or_defer
 from airflow_provider_mathpix.triggers._status import ALWAYS_READY
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
@@ -52,6 +54,11 @@ class _MathpixSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 30)
+        # Finite, checked before Airflow's own handling (which overflows on inf): the
+        # deferrable path turns them into an absolute deadline and a poll interval.
+        kwargs["poke_interval"] = duration_seconds(kwargs["poke_interval"], "poke_interval")
+        if "timeout" in kwargs:
+            kwargs["timeout"] = duration_seconds(kwargs["timeout"], "timeout", allow_zero=True)
         super().__init__(**kwargs)
         self.mathpix_conn_id = mathpix_conn_id
         self.deferrable = deferrable
@@ -127,9 +134,15 @@ class MathpixJobSensor(_MathpixSensor):
     :param manifest_path: where to write the manifest (default under AIRFLOW_HOME, per job).
     :param write_manifest: False skips the manifest (XCom still carries an errors sample).
     :param conversion_formats, destination_prefix: only used to name outputs in the manifest.
+    :param ledger_path, ledger_conn_id: record the job's completed documents in this
+        conversion ledger (a job submitted with ``skip_converted=True`` and
+        ``wait_for_completion=False`` is recorded by whoever sees it finish).
+    :param listing_timeout: seconds to wait for the job's file listing to catch up with its
+        counters (Mathpix may list files after counting them done); past it the task fails
+        naming the shortfall instead of succeeding short.
     """
 
-    template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix")
+    template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix", "ledger_path")
     ui_color = "#e6f1f2"
 
     def __init__(
@@ -143,10 +156,20 @@ class MathpixJobSensor(_MathpixSensor):
         write_manifest: bool = True,
         conversion_formats: Mapping[str, bool] | Sequence[str] | None = None,
         destination_prefix: str | None = None,
+        ledger_path: str | ObjectStoragePath | None = None,
+        ledger_conn_id: str | None = None,
+        listing_timeout: float = LISTING_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         _require_id(job_id, "job_id")
+        if ledger_path is not None and not write_manifest:
+            raise MathpixValidationError(
+                "ledger_path needs write_manifest=True (the ledger is fed by the manifest)"
+            )
+        self.ledger_path = ledger_path
+        self.ledger_conn_id = ledger_conn_id
+        self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.job_id = job_id
         self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
         self.fail_on_file_errors = fail_on_file_errors
@@ -187,6 +210,12 @@ class MathpixJobSensor(_MathpixSensor):
                 write_manifest=self.write_manifest,
                 max_error_ratio=self.max_error_ratio,
                 fail_on_file_errors=self.fail_on_file_errors,
+                recorder=(
+                    LedgerRecorder(ledger_folder(self.ledger_path, self.ledger_conn_id), self.log)
+                    if self.ledger_path
+                    else None
+                ),
+                listing_timeout=self.listing_timeout,
             ),
             log=self.log,
         )

@@ -59,6 +59,7 @@ class EmulatorConfig:
         "jitter",
         "listing_lag",
         "fetch_timeout",
+        "source_cache_ttl",
         "allow_loopback_http",
         "page_size_default",
         "page_size_max",

@@ -148,6 +148,7 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         self.stats.incr("requests")
+        self.stats.arrive(scope["method"], scope["path"])
         rule = self.injector.pick(scope["method"], scope["path"])
         if rule is None:
             await self._serve(scope, receive, send)

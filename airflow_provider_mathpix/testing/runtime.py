@@ -84,6 +84,7 @@ class Runtime:
         for key, value in changes.items():
             setattr(self.config, key, value)
         self.cache.timeout = self.config.fetch_timeout
+        self.cache.ttl = self.config.source_cache_ttl
 
     def close(self) -> None:
         self.fetcher.close()

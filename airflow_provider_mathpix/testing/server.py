@@ -136,6 +136,10 @@ class MathpixEmulator:
         """Counters: ``requests``, ``files_created``, ``duplicates_absorbed``, ``jobs_created``, …"""
         return self._rt().stats_snapshot()
 
+    def arrivals(self) -> list[tuple[float, str, str]]:
+        """``(epoch seconds, method, path)`` of each API request as it arrived (the latest 200,000)."""
+        return self._rt().stats.arrivals()
+
     def set_faults(self, faults: list[dict[str, Any]]) -> None:
         """Replace the fault rules (counts and seeded coins start afresh)."""
         self._rt().faults.set(list(faults))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from typing import Any
 
 BASE_COUNTERS = (
@@ -21,6 +22,9 @@ BASE_COUNTERS = (
     "files_deleted",
 )
 
+#: Arrival records kept (the most recent ones).
+ARRIVALS_KEPT = 200_000
+
 
 class Stats:
     """Thread-safe counters; ``requests_by_route`` keys are ``"METHOD /route/template"``."""
@@ -30,6 +34,17 @@ class Stats:
         self._counts: Counter[str] = Counter()
         self._routes: Counter[str] = Counter()
         self._faults: Counter[str] = Counter()
+        # Arrival times let a test see how load is spread over time (bounded: a soak stays flat).
+        self._arrivals: deque[tuple[float, str, str]] = deque(maxlen=ARRIVALS_KEPT)
+
+    def arrive(self, method: str, path: str) -> None:
+        """Record one request's arrival (epoch seconds, method, path)."""
+        with self._lock:
+            self._arrivals.append((time.time(), method, path))
+
+    def arrivals(self) -> list[tuple[float, str, str]]:
+        with self._lock:
+            return list(self._arrivals)
 
     def incr(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -57,3 +72,4 @@ class Stats:
             self._counts.clear()
             self._routes.clear()
             self._faults.clear()
+            self._arrivals.clear()

@@ -17,6 +17,7 @@ Events (``TriggerEvent.payload``):
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Sequence
@@ -40,6 +41,14 @@ from airflow_provider_mathpix.triggers._status import (
 MIN_POLL_INTERVAL = 0.05
 #: Log a progress line at least this often even when nothing changed.
 _QUIET_LOG_EVERY = 300.0
+#: Each wait between polls is the interval times a random factor in 1 ± this, so triggers
+#: started together (200 on one job, a triggerer restart) drift apart instead of polling
+#: in waves; the first poll waits a random part of one interval for the same reason.
+POLL_JITTER = 0.2
+#: Seconds a poll may take when the deadline has already come (one last look at the status).
+LAST_LOOK = 1.0
+#: The first poll's random delay never exceeds this (a 1-hour interval still polls soon).
+FIRST_POLL_SPREAD_MAX = 10.0
 
 
 class _PollingTrigger(BaseTrigger):
@@ -75,9 +84,17 @@ class _PollingTrigger(BaseTrigger):
         try:
             hook = MathpixHook(mathpix_conn_id=self.conn_id)
             async with hook:
+                spread = random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX))
+                await asyncio.sleep(max(0.0, min(spread, self.end_time - time.time())))
                 while True:
                     try:
-                        payload = await self._poll(hook)
+                        # The deadline holds even while a poll is in flight (a server may
+                        # trickle); a poll at or past it still gets a short last look.
+                        payload = await asyncio.wait_for(
+                            self._poll(hook), max(LAST_LOOK, self.end_time - time.time())
+                        )
+                    except asyncio.TimeoutError:
+                        payload = None  # the deadline check below ends the wait
                     except Exception as exc:
                         if not is_transient(exc):
                             self.log.error("Polling Mathpix failed: %s", exc)
@@ -86,10 +103,13 @@ class _PollingTrigger(BaseTrigger):
                         payload = None
                     if payload is not None:
                         return payload
+                    wait = interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
                     left = self.end_time - time.time()
-                    if left <= 0:
+                    if left <= wait:
+                        # No poll AT the deadline: triggers sharing one would all send it at once.
+                        await asyncio.sleep(max(0.0, left))
                         return self._timeout_payload()
-                    await asyncio.sleep(min(interval, left))
+                    await asyncio.sleep(wait)
         except Exception as exc:
             # Opening the client (reading the connection) failed: still one clear event.
             self.log.error("Could not start polling Mathpix: %s", exc)

@@ -1,8 +1,9 @@
 """The main job, as a new user runs it: ``python -m airflow_provider_mathpix.demo``.
 
 A subprocess with a fresh demo home, no API key and no Mathpix network access: it must
-start the emulator and an emulated S3 itself, run the flagship DAG for real and print a
-summary of what the run produced, exiting 0.
+start the emulator and an emulated S3 itself, run the flagship DAG for real on two
+consecutive days (more documents arriving in between) and print a summary of what the
+runs produced, exiting 0.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from airflow_provider_mathpix.demo.runner import LATER_DOCUMENTS
 from airflow_provider_mathpix.demo.samples import SAMPLES
+from airflow_provider_mathpix.demo.titles import title_from_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,10 +35,19 @@ def test_main_job_runs_the_flagship_pipeline_and_prints_a_summary(tmp_path: Path
     )
     out = result.stdout
     assert result.returncode == 0, f"{out[-4000:]}\n{result.stderr[-4000:]}"
-    assert "run SUCCESS" in out
+    assert "2 daily runs SUCCESS" in out
     documents = len(SAMPLES)
     pages = sum(len(doc.pages) for doc in SAMPLES)
-    assert re.search(rf"documents\s+: {documents} converted and loaded \(of {documents} submitted\)", out), (
+    later = LATER_DOCUMENTS
+    # Day 1 converts what is there; day 2 only the documents that arrived since.
+    assert re.search(rf"day 1 \S+: {documents - later} converted, 0 skipped \(already converted\)", out), out
+    assert re.search(
+        rf"day 2 \S+: {later} converted, {documents - later} skipped \(already converted\)", out
+    ), out
+    assert len(re.findall(r"cost\s+: Mathpix cost of job \S+: \d+ pages x \$1\.50/1,000 pages", out)) == 2, (
+        out
+    )
+    assert re.search(rf"documents\s+: {documents} converted and loaded \(of {documents} delivered\)", out), (
         out
     )
     assert re.search(rf"pages\s+: {pages}\n", out), out
@@ -46,10 +58,10 @@ def test_main_job_runs_the_flagship_pipeline_and_prints_a_summary(tmp_path: Path
     for doc in SAMPLES:
         assert doc.title in out
     with sqlite3.connect(warehouse) as conn:
-        rows = conn.execute("SELECT id, pages, title, markdown FROM documents").fetchall()
-    assert sorted(row[2] for row in rows) == sorted(doc.title for doc in SAMPLES)
+        rows = conn.execute("SELECT document_id, pages, markdown FROM documents").fetchall()
+    assert sorted(title_from_markdown(row[2]) for row in rows) == sorted(doc.title for doc in SAMPLES)
     assert sum(row[1] for row in rows) == pages
-    assert all("=" in row[3] for row in rows), "every document's Markdown carries its formulas"
+    assert all("=" in row[2] for row in rows), "every document's Markdown carries its formulas"
     assert "demo-app-key" not in out and "demo-app-key" not in result.stderr
 
 

@@ -22,6 +22,7 @@ import pytest
 from e2e_deployment import AirflowDeployment, Backend
 
 from airflow_provider_mathpix.demo.environment import EMULATOR_APP_KEY, emulated_services
+from airflow_provider_mathpix.demo.titles import title_from_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_ID = "example_mathpix_flagship"
@@ -118,7 +119,7 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
         assert EMULATOR_APP_KEY not in triggerer_log
         assert EMULATOR_APP_KEY not in job_log
         assert EMULATOR_APP_KEY not in json.dumps(task_instances)
-        assert {x["task_id"] for x in xcoms} >= {"convert", "wait_for_job", "download_markdown"}
+        assert {x["task_id"] for x in xcoms} >= {"convert", "load_warehouse"}
         assert EMULATOR_APP_KEY not in json.dumps(xcoms, default=str)
         assert all(s == "success" for s in states.values()), states
         if airflow_backend.executor == "CeleryExecutor":
@@ -127,17 +128,20 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
             assert {ti["queue"] for ti in task_instances} == {queue}
             assert all(ti["hostname"] for ti in task_instances)
 
-        # The pipeline's products: Markdown in s3://…/processed/ and one table row per document.
+        # The pipeline's products: Markdown in s3://…/processed/ (written by Mathpix) and one
+        # table row per document, loaded by MathpixResultsToSqlOperator.
         markdown = [key for key in setup.list_keys("processed/") if key.endswith(".md")]
         assert len(markdown) == len(setup.documents), markdown
         with sqlite3.connect(setup.warehouse) as conn:
-            rows = conn.execute("SELECT id, pages, title, markdown FROM documents ORDER BY id").fetchall()
+            rows = conn.execute(
+                "SELECT document_id, pages, markdown FROM documents ORDER BY document_id"
+            ).fetchall()
         assert len(rows) == len(setup.documents)
-        titles = {row[2] for row in rows}
+        titles = {title_from_markdown(row[2]) for row in rows}
         assert titles == {doc.title for doc in setup.documents}
         expected_pages = sum(len(doc.pages) for doc in setup.documents)
         assert sum(row[1] for row in rows) == expected_pages
-        assert all(row[3].strip() for row in rows)
+        assert all(row[2].strip() for row in rows)
         assert setup.emulator.stats()["jobs_created"] == 2  # the flagship's and the producer's
 
         # Data-aware scheduling: the producer's download emitted an asset event, and the

@@ -1,0 +1,192 @@
+"""A deadline for one whole request, enforced at every network read, write and connect.
+
+httpx's ``timeout`` bounds each network operation, not the request: a server sending
+one byte per second never trips a 30 s read timeout, and a call (or a trigger's poll)
+hangs for as long as the server likes. These network backends are httpcore's own,
+wrapped so that each operation gets the smaller of its own timeout and the time left
+before the deadline of the request in flight (a context variable, so concurrent async
+requests and threads each see their own), and fails as a timeout once it has passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ssl
+import time
+import typing
+from collections.abc import Iterator
+from typing import Any
+
+import httpcore
+import httpx
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("mathpix_deadline", default=None)
+
+#: Connection pool settings, httpx's own defaults (they are lost when the pool is replaced).
+POOL_LIMITS: dict[str, Any] = {
+    "max_connections": 100,
+    "max_keepalive_connections": 20,
+    "keepalive_expiry": 5.0,
+}
+
+
+@contextlib.contextmanager
+def request_deadline(seconds: float) -> Iterator[None]:
+    """Every network operation inside the block ends by ``seconds`` from now (monotonic)."""
+    token = _DEADLINE.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+PASSED = "the whole-request deadline (request_timeout) passed"
+
+
+def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error(PASSED)
+    return left if timeout is None else min(timeout, left)
+
+
+@contextlib.contextmanager
+def _named(error: type[Exception]) -> Iterator[None]:
+    """A timeout that happened because the deadline came says so (not just "timed out")."""
+    try:
+        yield
+    except error as exc:
+        deadline = _DEADLINE.get()
+        if deadline is not None and time.monotonic() >= deadline and PASSED not in str(exc):
+            raise error(PASSED) from exc
+        raise
+
+
+class _Stream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        with _named(httpcore.ReadTimeout):
+            return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        with _named(httpcore.WriteTimeout):
+            self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _AsyncStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        with _named(httpcore.ReadTimeout):
+            return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        with _named(httpcore.WriteTimeout):
+            await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _AsyncStream(await self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _AsyncStream(await self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def transport(ssl_context: ssl.SSLContext, *, asynchronous: bool) -> Any:
+    """An httpx transport whose connection pool uses the deadline backends.
+
+    httpx offers no argument for a network backend, so the pool of a default
+    transport is replaced by one built the same way with ours (through httpcore's
+    public ``network_backend`` argument).
+    """
+    if asynchronous:
+        atransport = httpx.AsyncHTTPTransport(verify=ssl_context)
+        atransport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context, network_backend=AsyncDeadlineBackend(), **POOL_LIMITS
+        )
+        return atransport
+    stransport = httpx.HTTPTransport(verify=ssl_context)
+    stransport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context, network_backend=DeadlineBackend(), **POOL_LIMITS
+    )
+    return stransport

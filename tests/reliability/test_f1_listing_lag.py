@@ -1,0 +1,93 @@
+"""Finding 1: a listing that lags the job's counters must never produce a short result.
+
+The emulator's ``listing_lag`` keeps new job members out of listings for a while after
+the job's counters already count them done (Mathpix accepts and defers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG, ObjectStoragePath
+
+from airflow_provider_mathpix.exceptions import MathpixError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import read_manifest
+from airflow_provider_mathpix.operators._download import OutputDownloader, _job_targets
+from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
+from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
+from airflow_provider_mathpix.operators.outputs import MathpixDownloadOutputsOperator
+from tests.system.support import run_dag, task_states, xcom
+
+N = 50
+
+
+@pytest.mark.timeout(300)
+def test_submit_and_download_wait_for_a_lagging_listing(
+    airflow_db: Any, emulator: Any, pdf_server: Any, tmp_path: Path
+) -> None:
+    emulator.configure(listing_lag=8)
+    files = [{"source_uri": pdf_server.same(f"lag-{i}"), "custom_id": f"lag-{i}"} for i in range(N)]
+    with DAG("mathpix_listing_lag", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
+        submit = MathpixSubmitJobOperator(
+            task_id="submit", files=files, job_id="job-lag", poll_interval=0.2, manifest_path=f"{tmp_path}/"
+        )
+        download = MathpixDownloadOutputsOperator(
+            task_id="download",
+            job_id="job-lag",
+            destination=str(tmp_path / "out"),
+            formats=["mmd"],
+            manifest_path=str(tmp_path / "download.jsonl"),
+        )
+        submit >> download
+    dag_run = run_dag(dag)
+    assert task_states(dag_run) == {"submit": "success", "download": "success"}
+    result = xcom(dag_run, "submit")
+    assert result["files_completed"] == N
+    assert len(list(read_manifest(result["manifest_uri"]))) == N  # was a 0-line manifest
+    assert xcom(dag_run, "download")["outputs_written"] == N  # was 0 outputs
+    assert len(list((tmp_path / "out").iterdir())) == N
+
+
+def _completed_job(emulator: Any, pdf_server: Any) -> dict[str, Any]:
+    with MathpixHook() as hook:
+        hook.submit_job(
+            [{"source_uri": pdf_server.same(f"s-{i}"), "custom_id": f"s-{i}"} for i in range(5)],
+            job_id="job-s",
+        )
+        deadline = time.monotonic() + 60
+        while (job := hook.get_job("job-s")).get("status") != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    return job
+
+
+@pytest.mark.timeout(120)
+def test_a_listing_that_never_catches_up_fails_naming_the_shortfall(
+    emulator: Any, pdf_server: Any, tmp_path: Path
+) -> None:
+    emulator.configure(listing_lag=3600)
+    job = _completed_job(emulator, pdf_server)
+    event = {"status": "success", **job}
+    with MathpixHook() as hook, pytest.raises(MathpixError) as info:
+        finish_jobs(
+            hook,
+            "job-s",
+            [event],
+            outputs=JobOutputs(exts=["mmd"], api_base=emulator.url),
+            finish=JobFinish(manifest_path=f"{tmp_path}/", listing_timeout=1),
+            log=None,
+        )
+    assert "lists 0 completed files" in str(info.value) and "short by 5" in str(info.value)
+    assert list(tmp_path.iterdir()) == []  # nothing written short
+
+    hook = MathpixHook()
+    downloader = OutputDownloader(hook, ObjectStoragePath(f"file://{tmp_path}/out"), str(tmp_path), ["mmd"])
+    with pytest.raises(MathpixError) as info:
+        asyncio.run(downloader.run(_job_targets(hook, "job-s", listing_timeout=1)))
+    assert "short by 5" in str(info.value)
