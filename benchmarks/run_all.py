@@ -35,10 +35,11 @@ LOGS = REPO / ".bench-logs"
 #: The sizes ``make bench`` runs (about 15 minutes on a loaded 2-core machine).
 SUITE: list[tuple[str, list[str]]] = [
     ("storage_download", ["--sizes", "100,300", "--repeat", "1"]),
-    ("triggers_1000", ["--sizes", "100,1000", "--job-seconds", "10"]),
+    ("triggers_1000", ["--sizes", "100,1000", "--job-seconds", "16"]),
     ("list_job_files", ["--sizes", "20000,100000", "--repeat", "3"]),
     ("storage_prefix_submit", ["--counts", "10000,50000"]),
     ("manifest_errored", ["--sizes", "2000,10000", "--repeat", "3"]),
+    ("incremental_check", ["--documents", "1000000"]),
     ("emulator_scale", ["--items", "100000"]),
     ("demo_wall_time", []),
 ]
@@ -48,6 +49,7 @@ QUICK: dict[str, list[str]] = {
     "list_job_files": ["--sizes", "2000,5000", "--repeat", "1"],
     "storage_prefix_submit": ["--counts", "500,2000"],
     "manifest_errored": ["--sizes", "200,500", "--repeat", "1"],
+    "incremental_check": ["--documents", "20000"],
     "emulator_scale": ["--items", "5000", "--baseline-items", "500"],
     "demo_wall_time": [],
 }
