@@ -74,6 +74,18 @@ def run(name: str, flags: list[str]) -> tuple[list[dict[str, Any]], float, int]:
     return results, time.perf_counter() - began, code
 
 
+def logged(name: str) -> list[dict[str, Any]]:
+    """The results in a benchmark's log from an earlier run (none if it never ran)."""
+    log = LOGS / f"{name}.log"
+    if not log.exists():
+        return []
+    lines = log.read_text(encoding="utf-8").splitlines()
+    found = [json.loads(line[len(MARKER) :]) for line in lines if line.startswith(MARKER)]
+    for result in found:
+        result["command"] = result["command"].replace(str(REPO) + os.sep, "")
+    return found
+
+
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "-"
@@ -159,8 +171,12 @@ def write_doc(
             "",
             f"- Command: `{result['command']}`",
             f"- Sizes: {result['sizes'] or 'defaults'}",
-            f"- Load when it finished: {result['load']}; the script took "
-            f"{timings.get(result['benchmark'], 0.0):.0f} s.",
+            f"- Load when it finished: {result['load']}"
+            + (
+                f"; the script took {timings[result['benchmark']]:.0f} s."
+                if timings.get(result["benchmark"])
+                else "."
+            ),
             "",
         ]
         image = plot(result)
@@ -178,8 +194,8 @@ def main() -> int:
     only = set(args.only.split(",")) if args.only else None
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_start = load_text()
-    results: list[dict[str, Any]] = []
-    timings: dict[str, float] = {}
+    # With --only, the other benchmarks keep the results of their last run (their logs).
+    by_script = {name: logged(name) for name, _ in SUITE} if only else {}
     failed = []
     for name, flags in SUITE:
         if only and name not in only:
@@ -189,10 +205,12 @@ def main() -> int:
             failed.append(name)
             print(f"   {name} FAILED (exit {code}); its log: .bench-logs/{name}.log", flush=True)
         for result in found:
-            timings[result["benchmark"]] = seconds
+            result["seconds"] = seconds
             result["command"] = result["command"].replace(str(REPO) + os.sep, "")
-        results.extend(found)
-    write_doc(results, timings, started, load_start)
+        by_script[name] = found
+    results = [result for name, _ in SUITE for result in by_script.get(name, [])]
+    timings = {result["benchmark"]: float(result.get("seconds", 0.0)) for result in results}
+    write_doc(results, timings, started if not only else f"{started} (partly: {args.only})", load_start)
     return 1 if failed else 0
 
 

@@ -21,7 +21,10 @@ What it measures, and the floor it prints beside it:
   ``run()`` driven to the first event. The floor: N bare coroutines, each with its own
   ``httpx.AsyncClient`` (one shared TLS context), doing ``GET /files/v1/jobs/{id}``,
   parsing the JSON and sleeping the same interval until the job is terminal.
-- ``--freeze`` adds, at the largest N, ours with ``gc.freeze()`` after the imports (what
+- ``bare+jitter``: the same bare coroutines with the triggers' poll spread (random first
+  delay, jittered waits), which gives up the lockstep wake-ups of plain bare coroutines:
+  what is left between it and ours is the trigger's own work.
+- At the largest N (unless ``--no-freeze``): ours with ``gc.freeze()`` after the imports (what
   docs/triggers.md recommends for a triggerer running thousands of triggers).
 - Logging is disabled in the child (a triggerer logs to files; this measures the loop).
 """
@@ -36,6 +39,7 @@ import gc
 import http.server
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -126,12 +130,16 @@ def scenario(
     return report
 
 
-async def _bare_wait(client: Any, job_id: str, interval: float) -> dict[str, Any]:
+async def _bare_wait(client: Any, job_id: str, interval: float, jitter: bool) -> dict[str, Any]:
+    from airflow_provider_mathpix.triggers.mathpix import FIRST_POLL_SPREAD_MAX, POLL_JITTER
+
+    if jitter:  # the triggers' spread, so that only the trigger's own work differs
+        await asyncio.sleep(random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX)))
     while True:
         record = (await client.get(f"/files/v1/jobs/{job_id}")).json()
         if record["status"] in ("completed", "error"):
             return {"status": "success"}
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval * (random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER) if jitter else 1))
 
 
 def child(spec: dict[str, Any]) -> None:
@@ -187,7 +195,7 @@ def child(spec: dict[str, Any]) -> None:
         async with httpx.AsyncClient(
             base_url=spec["url"], headers={"app_key": APP_KEY}, verify=ssl_context()
         ) as client:
-            return await _bare_wait(client, job_id, interval)
+            return await _bare_wait(client, job_id, interval, jitter=mode == "bare+jitter")
 
     stalls: list[float] = []
 
@@ -316,6 +324,11 @@ def main() -> int:
             goal="<= 64 KB",
             met=ours["kb_per_waiter"] <= 64,
         )
+    )
+    jittered = pick(n, "bare+jitter")
+    cpu.rows[-1].note = (
+        f"bare coroutines with the triggers' poll spread: {jittered['ms_per_poll']:.3g} ms, "
+        f"ours/that {ours['ms_per_poll'] / jittered['ms_per_poll']:.2f}"
     )
     note = (
         f"full GCs: ours {ours['full_gcs']} (longest {ours['longest_full_gc_ms']} ms), "

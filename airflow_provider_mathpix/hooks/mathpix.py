@@ -435,6 +435,7 @@ class MathpixHook(BaseHook):
         for req in plan.requests():
             self._call(req)
             self._log_chunk(plan, req)
+            del req  # the next chunk is built without this one still alive
         self.log.info(_job_summary(plan))
         return plan.result()
 
@@ -450,6 +451,7 @@ class MathpixHook(BaseHook):
             for req in plan.requests():
                 await self._acall(req)
                 self._log_chunk(plan, req)
+                del req  # the next chunk is built without this one still alive
         self.log.info(_job_summary(plan))
         return plan.result()
 
