@@ -258,9 +258,8 @@ def main() -> int:
     emulator_args = ("--time-per-file", str(args.job_seconds), "--time-per-page", "0", "--format-lag", "0")
     with emulator_process(*emulator_args) as (url, _pid), pdf_source() as source:
         for n in sizes:
-            modes = ["bare httpx", "ours"] + (
-                ["ours+gc.freeze"] if n == sizes[-1] and not args.no_freeze else []
-            )
+            modes = ["bare httpx", "bare+jitter", "ours"]
+            modes += ["ours+gc.freeze"] if n == sizes[-1] and not args.no_freeze else []
             for mode in modes:
                 report = scenario(url, source, n, mode, args.poll_interval, args.job_seconds)
                 if report["statuses"] != ["success"]:

@@ -11,7 +11,6 @@ import contextlib
 import http.client
 import threading
 import urllib.parse
-import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,16 +19,9 @@ import pytest
 
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.operators._download import OutputDownloader, _job_targets
-from airflow_provider_mathpix.testing.storage_servers import (
-    StorageServer,
-    list_keys,
-    put_objects,
-    s3_connection_env,
-)
+from airflow_provider_mathpix.testing.storage_servers import StorageServer, list_keys, s3_connection_env
 
-from .support import register, submit_and_wait
-
-N_FILES = 5
+from .test_download import N_FILES, completed_job  # noqa: F401  (the completed job fixture)
 
 
 @contextlib.contextmanager
@@ -74,19 +66,6 @@ def counting_proxy(upstream: str) -> Iterator[tuple[str, list[tuple[str, str]]]]
         server.shutdown()
 
 
-@pytest.fixture
-def completed_job(
-    s3_server: StorageServer,
-    make_bucket: Callable[[StorageServer, str], str],
-    bucket_emulator: Any,
-    sample_pdf: bytes,
-) -> dict[str, Any]:
-    src = make_bucket(s3_server, "src")
-    put_objects(s3_server, src, {f"in/doc-{i}.pdf": sample_pdf for i in range(N_FILES)})
-    register(s3_server, src)
-    return submit_and_wait(s3_server.uri(src, "in"), job_id=f"job-{uuid.uuid4().hex[:8]}")
-
-
 def _download(job_id: str, destination: Any, **kwargs: Any) -> Any:
     hook = MathpixHook()
     downloader = OutputDownloader(
@@ -98,7 +77,7 @@ def _download(job_id: str, destination: Any, **kwargs: Any) -> Any:
 def test_bucket_writes_are_one_put_each_after_one_listing(
     s3_server: StorageServer,
     make_bucket: Callable[[StorageServer, str], str],
-    completed_job: dict[str, Any],
+    completed_job: dict[str, Any],  # noqa: F811  (the fixture imported above)
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airflow.sdk import ObjectStoragePath
