@@ -64,6 +64,36 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "config": {
+            "mathpix": {
+                "description": "Defaults of the Mathpix provider.",
+                "options": {
+                    "manifest_base": {
+                        "description": (
+                            "Folder for job manifests when a task gives no manifest_path: shared "
+                            "storage every worker can read (a downstream read_manifest may run on "
+                            "another worker). Unset: the object-storage XCom backend's path when "
+                            "that backend is configured, else $AIRFLOW_HOME/mathpix/manifests on "
+                            "the worker's own disk (warned about under a distributed executor)."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://my-bucket/mathpix/manifests",
+                        "default": None,
+                    },
+                    "manifest_conn_id": {
+                        "description": (
+                            "Storage connection for manifest_base (default: the scheme's own, "
+                            "aws_default, google_cloud_default or wasb_default)."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "aws_default",
+                        "default": None,
+                    },
+                },
+            }
+        },
         "connection-types": [
             {
                 "connection-type": "mathpix",

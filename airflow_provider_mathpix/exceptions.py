@@ -21,6 +21,7 @@ __all__ = [
     "MathpixError",
     "MathpixFileFailed",
     "MathpixJobFilesErrored",
+    "MathpixSetupError",
     "MathpixValidationError",
     "MathpixWaitTimeout",
 ]
@@ -106,6 +107,24 @@ class MathpixFileFailed(MathpixError):
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (MathpixFileFailed, (self.file_id, self.code, self.message))
+
+
+class MathpixSetupError(MathpixError):
+    """A wait could not start, so Mathpix was never asked (``code`` names why).
+
+    ``connection_not_found`` (the connection id is defined nowhere the worker or triggerer
+    looks) or ``trigger_setup_error`` (the client could not be built there: a connection
+    the hook refuses, an import the running Airflow lacks). Work already submitted to
+    Mathpix is unaffected; fix the cause and clear the task.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"Could not wait on Mathpix ({code}): {message}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (MathpixSetupError, (self.code, self.message))
 
 
 class MathpixJobFilesErrored(MathpixError):

@@ -25,7 +25,6 @@ object per document (1,000,000 documents: 16 MB; see ``benchmarks/incremental_ch
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ import numpy as np
 
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
 from airflow_provider_mathpix.incremental import DIGEST_SIZE, split_versioned_custom_id
+from airflow_provider_mathpix.storage import write_whole
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -118,8 +118,7 @@ def ledger_folder(
     ledger_path: str | os.PathLike[str] | ObjectStoragePath, conn_id: str | None = None
 ) -> ObjectStoragePath:
     """The ledger folder as an ObjectStoragePath (local path, bucket URI, or a given path)."""
-    from airflow.sdk import ObjectStoragePath
-
+    from airflow_provider_mathpix._compat import ObjectStoragePath
     from airflow_provider_mathpix.storage import to_object_storage_path
 
     if isinstance(ledger_path, ObjectStoragePath):
@@ -187,23 +186,9 @@ def _read_segment(path: ObjectStoragePath, buffer: DigestBuffer) -> None:
 def write_segment(folder: ObjectStoragePath, name: str, digests: np.ndarray) -> ObjectStoragePath:
     """Write ``<folder>/<name>.ledger`` whole: never a partial object at its final name."""
     path = folder / f"{name}{SEGMENT_SUFFIX}"
-    payload = MAGIC + np.ascontiguousarray(digests, dtype=_DTYPE).tobytes()
-    if _is_local(path):
-        target = path.path
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        temp = os.path.join(os.path.dirname(target), f".{name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(temp, "wb") as out:
-                out.write(payload)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, target)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
-    else:
-        # One PUT of the whole payload: object stores make it visible all at once or not at all.
-        path.write_bytes(payload)
+    with write_whole(path) as out:
+        out.write(MAGIC)
+        out.write(np.ascontiguousarray(digests, dtype=_DTYPE).tobytes())
     return path
 
 

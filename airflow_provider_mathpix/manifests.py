@@ -11,16 +11,20 @@ job size. A downstream task reads it back with :func:`read_manifest`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from airflow.sdk import ObjectStoragePath
-
+from airflow_provider_mathpix._compat import ObjectStoragePath, conf
 from airflow_provider_mathpix.storage import to_object_storage_path, write_whole
 
-#: Where manifests go when the DAG author does not say: under the Airflow home, one per job.
+#: Where manifests go when nothing is configured: under the Airflow home, one per job.
 DEFAULT_MANIFEST_DIR = ("mathpix", "manifests")
+#: Executors whose tasks all run on one machine (a local default manifest is then readable).
+_SINGLE_MACHINE_EXECUTORS = {"", "LocalExecutor", "SequentialExecutor", "DebugExecutor"}
+
+log = logging.getLogger(__name__)
 
 
 #: Records joined into one ``write()``: each write through Airflow's object-storage file
@@ -29,14 +33,55 @@ WRITE_BLOCK = 1000
 
 
 def default_manifest_path(job_id: str) -> ObjectStoragePath:
-    """``file://$AIRFLOW_HOME/mathpix/manifests/<job_id>.jsonl``.
+    """Where job ``job_id``'s manifest goes when the DAG author gives no ``manifest_path``.
 
-    Keyed by job so the operator and a sensor watching the same job write (and a retry
-    rewrites) the same file. ``job_id`` is charset-safe (``[A-Za-z0-9_\\-.:]``), so it is
-    a safe file name.
+    In order: ``[mathpix] manifest_base`` (with ``[mathpix] manifest_conn_id``); the
+    object-storage XCom backend's ``[common.io] xcom_objectstorage_path`` (shared by
+    construction) + ``/mathpix/manifests``; else ``$AIRFLOW_HOME/mathpix/manifests`` on the
+    worker's own disk, with a warning when the executor runs tasks on several machines (a
+    downstream ``read_manifest`` may land where that disk is not). Keyed by job so the
+    operator and a sensor watching the same job write (and a retry rewrites) the same file;
+    ``job_id`` is charset-safe (``[A-Za-z0-9_\\-.:]``), so it is a safe file name.
     """
+    name = f"{job_id}.jsonl"
+    base = conf.get("mathpix", "manifest_base", fallback="") or ""
+    if base.strip():
+        conn_id = conf.get("mathpix", "manifest_conn_id", fallback="") or None
+        return _under(base.strip(), conn_id) / name
+    backend = conf.get("core", "xcom_backend", fallback="") or ""
+    xcom_path = conf.get("common.io", "xcom_objectstorage_path", fallback="") or ""
+    if xcom_path.strip() and backend.endswith("XComObjectStorageBackend"):
+        return ObjectStoragePath(xcom_path.strip().rstrip("/")) / "mathpix" / "manifests" / name
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    return ObjectStoragePath(f"file://{os.path.join(home, *DEFAULT_MANIFEST_DIR, f'{job_id}.jsonl')}")
+    path = ObjectStoragePath(f"file://{os.path.join(home, *DEFAULT_MANIFEST_DIR, name)}")
+    _warn_if_distributed(path)
+    return path
+
+
+def _under(base: str, conn_id: str | None) -> ObjectStoragePath:
+    """A folder from config: a local path, ``scheme://bucket/prefix``, or ``scheme://conn@bucket/…``."""
+    if "://" not in base:
+        return ObjectStoragePath(f"file://{os.path.abspath(base)}")
+    if "@" in base.split("://", 1)[1].split("/", 1)[0]:  # the connection is in the URL already
+        return ObjectStoragePath(base.rstrip("/"))
+    return to_object_storage_path(base.rstrip("/"), conn_id)
+
+
+def _warn_if_distributed(path: ObjectStoragePath) -> None:
+    executors = [
+        e.strip().split(":")[-1].rsplit(".", 1)[-1]
+        for e in (conf.get("core", "executor", fallback="") or "").split(",")
+    ]
+    distributed = [e for e in executors if e not in _SINGLE_MACHINE_EXECUTORS]
+    if distributed:
+        log.warning(
+            "The Mathpix manifest goes to this worker's local disk (%s), but the executor (%s) runs "
+            "tasks on several machines: a downstream read_manifest on another worker will not find "
+            "it. Set [mathpix] manifest_base to shared storage (e.g. s3://my-bucket/mathpix/manifests) "
+            "or pass manifest_path= to the operator.",
+            manifest_uri(path),
+            ", ".join(distributed),
+        )
 
 
 def resolve_manifest_path(
@@ -107,6 +152,7 @@ def read_manifest(path: str | ObjectStoragePath, *, conn_id: str | None = None) 
     if not isinstance(path, ObjectStoragePath):
         path = to_object_storage_path(path, conn_id)
     with path.open("r", encoding="utf-8") as lines:
-        for line in lines:
+        # readline, not iteration: Airflow 3.0's tracking file wrapper is not iterable.
+        for line in iter(lines.readline, ""):
             if line.strip():
                 yield json.loads(line)

@@ -38,7 +38,7 @@ from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationE
 from airflow_provider_mathpix.models import custom_id_from_key
 
 if TYPE_CHECKING:
-    from airflow.sdk import ObjectStoragePath
+    from airflow_provider_mathpix._compat import ObjectStoragePath
 
 AZURE_BLOB_HOST_SUFFIX = ".blob.core.windows.net"
 
@@ -465,7 +465,7 @@ def to_object_storage_path(
     URL becomes ``abfs://{c}/…`` on the ``wasb`` connection. A given
     ``ObjectStoragePath`` keeps its own connection.
     """
-    from airflow.sdk import ObjectStoragePath
+    from airflow_provider_mathpix._compat import ObjectStoragePath
 
     if not isinstance(destination, str):
         return destination

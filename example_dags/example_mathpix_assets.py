@@ -17,7 +17,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from airflow_provider_mathpix.operators.outputs import MathpixDownloadOutputsOperator, destination_asset
@@ -45,6 +45,7 @@ with DAG(
         deferrable=True,
         poll_interval=POLL_INTERVAL,
     )
+    # [START howto_operator_mathpix_download_outputs]  --8<-- [start:howto_operator_mathpix_download_outputs]
     publish = MathpixDownloadOutputsOperator(
         task_id="publish_markdown",
         job_id="{{ ti.xcom_pull(task_ids='convert')['job_id'] }}",
@@ -53,6 +54,7 @@ with DAG(
         destination_conn_id="aws_default",
         emit_asset=True,  # an asset event for LIBRARY_MARKDOWN when the download succeeds
     )
+    # [END howto_operator_mathpix_download_outputs]  --8<-- [end:howto_operator_mathpix_download_outputs]
     convert >> publish
 
 with DAG(
@@ -67,9 +69,11 @@ with DAG(
     @task(inlets=[LIBRARY_MARKDOWN])
     def index_library(**context: Any) -> dict[str, Any]:
         """Read what the triggering event says was published, and count the documents now there."""
-        from airflow.sdk import ObjectStoragePath
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-        events = context["triggering_asset_events"][LIBRARY_MARKDOWN]
+        # Airflow 2 calls assets "datasets" (the key is triggering_dataset_events there).
+        triggering = context.get("triggering_asset_events") or context["triggering_dataset_events"]
+        events = triggering[LIBRARY_MARKDOWN]
         published = [event.extra for event in events]
         library = ObjectStoragePath(LIBRARY, conn_id="aws_default")
         documents = sorted(path.name for path in library.iterdir() if path.name.endswith(".md"))

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param, task  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
 from airflow_provider_mathpix.manifests import read_manifest
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator

@@ -12,7 +12,7 @@ import os
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param, task  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator

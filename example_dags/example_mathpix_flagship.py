@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from airflow_provider_mathpix.operators.sql import MathpixResultsToSqlOperator

@@ -25,12 +25,17 @@ import os
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk import DAG, Asset, AssetWatcher, task
+from airflow.providers.common.compat.sdk import DAG, Asset, task  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
+from airflow_provider_mathpix._compat import AssetWatcher  # airflow.sdk.AssetWatcher (Airflow >= 3.0)
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from airflow_provider_mathpix.operators.sql import MathpixResultsToSqlOperator
 from airflow_provider_mathpix.sensors.mathpix import MathpixJobSensor
-from airflow_provider_mathpix.triggers.events import MathpixJobCompletedTrigger
+from airflow_provider_mathpix.triggers.events import MathpixJobCompletedTrigger, require_event_triggers
+
+# Scheduling on job completion needs event triggers (Airflow >= 3.0): on Airflow 2 this file
+# fails to parse with a message that says so (wait with MathpixJobSensor there instead).
+require_event_triggers()
 
 BUCKET = os.environ.get("MATHPIX_DEMO_BUCKET", "mathpix-demo")
 INCOMING = f"s3://{BUCKET}/incoming/"

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from airflow.sdk import DAG, Param
+from airflow.providers.common.compat.sdk import DAG, Param  # Airflow 2.11-3.3 (on 3.x: airflow.sdk)
 
 from airflow_provider_mathpix.operators.data_sources import (
     MathpixCreateDataSourceOperator,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,14 @@ def register_data_source(env: Mapping[str, str], bucket: str, region: str | None
         return ""
 
 
+#: Wraps one setup stage: ``with step("Starting ..."):`` (see ``demo.console.Console.step``).
+Step = Callable[[str], contextlib.AbstractContextManager[Any]]
+
+
+def _no_step(title: str) -> contextlib.AbstractContextManager[Any]:
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def emulated_services(
     workdir: Path,
@@ -136,32 +144,39 @@ def emulated_services(
     poll_interval: float = 1.0,
     emulator_settings: Mapping[str, Any] | None = None,
     later: int = 0,
+    step: Step = _no_step,
 ) -> Iterator[FlagshipSetup]:
     """Start moto S3 + the Mathpix emulator, fill ``s3://bucket/incoming/`` with sample PDFs.
 
     The last ``later`` samples are held back in ``pending`` (``deliver_pending()`` adds them).
 
-    Yields the setup; everything started here is stopped when the block exits.
+    Yields the setup; everything started here is stopped when the block exits. ``step``
+    wraps each stage (the demo's console times and prints them).
     """
     from airflow_provider_mathpix.testing import MathpixEmulator
     from airflow_provider_mathpix.testing.storage_servers import create_bucket, moto_s3_server, put_objects
 
     warehouse = workdir / "warehouse.sqlite"
-    with (
-        moto_s3_server() as s3,
-        MathpixEmulator(storage=s3.bucket_store_config, **(emulator_settings or {})) as emu,
-    ):
-        create_bucket(s3, bucket)
-        samples = list(iter_sample_pdfs(documents))
-        held = min(max(later, 0), len(samples) - 1)
-        samples, pending = samples[: len(samples) - held], samples[len(samples) - held :]
-        put_objects(s3, bucket, {f"{INCOMING}{doc.filename}": data for doc, data in samples})
+    with contextlib.ExitStack() as stack:
+        with step("Starting an emulated S3 (moto server)"):
+            s3 = stack.enter_context(moto_s3_server())
+        with step("Starting the Mathpix API emulator"):
+            emu = stack.enter_context(
+                MathpixEmulator(storage=s3.bucket_store_config, **(emulator_settings or {}))
+            )
+        with step(f"Uploading sample PDFs to s3://{bucket}/{INCOMING}"):
+            create_bucket(s3, bucket)
+            samples = list(iter_sample_pdfs(documents))
+            held = min(max(later, 0), len(samples) - 1)
+            samples, pending = samples[: len(samples) - held], samples[len(samples) - held :]
+            put_objects(s3, bucket, {f"{INCOMING}{doc.filename}": data for doc, data in samples})
         env = {
             **s3.airflow_env,
             **mathpix_connection_env(emu.url, EMULATOR_APP_KEY),
             **flagship_env(bucket, warehouse, poll_interval),
         }
-        register_data_source(env, bucket)
+        with step(f"Registering s3://{bucket} as a Mathpix data source"):
+            register_data_source(env, bucket)
         yield FlagshipSetup(
             bucket=bucket,
             warehouse=warehouse,
@@ -175,7 +190,7 @@ def emulated_services(
 
 @contextlib.contextmanager
 def real_services(
-    workdir: Path, *, documents: int | None = None, poll_interval: float = 10.0
+    workdir: Path, *, documents: int | None = None, poll_interval: float = 10.0, step: Step = _no_step
 ) -> Iterator[FlagshipSetup]:
     """api.mathpix.com and the user's own S3 bucket (``MATHPIX_DEMO_BUCKET``, ``aws_default``).
 
@@ -200,6 +215,7 @@ def real_services(
 
     samples = list(iter_sample_pdfs(documents))
     hook = S3Hook(aws_conn_id="aws_default")
-    for doc, data in samples:
-        hook.load_bytes(data, key=f"{INCOMING}{doc.filename}", bucket_name=bucket, replace=True)
+    with step(f"Uploading sample PDFs to s3://{bucket}/{INCOMING}"):
+        for doc, data in samples:
+            hook.load_bytes(data, key=f"{INCOMING}{doc.filename}", bucket_name=bucket, replace=True)
     yield FlagshipSetup(bucket=bucket, warehouse=warehouse, env=env, documents=[doc for doc, _ in samples])

@@ -21,14 +21,29 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_mathpix.demo.environment import FlagshipSetup, emulated_services, real_services
+from airflow_provider_mathpix.demo.console import Console, shorten_ids
+from airflow_provider_mathpix.demo.environment import (
+    INCOMING,
+    FlagshipSetup,
+    emulated_services,
+    real_services,
+)
 
 FLAGSHIP_DAG_ID = "example_mathpix_flagship"
 SHOWN_ROWS = 10
 #: Sample documents that arrive after day 1 (the rest are there from the start).
 LATER_DOCUMENTS = 2
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FLAGSHIP_FILE = REPO_ROOT / "example_dags" / "example_mathpix_flagship.py"
+#: A clone's example_dags/, else the copy the wheel carries (pyproject: force-include).
+_EXAMPLES = next(
+    (
+        folder
+        for folder in (REPO_ROOT / "example_dags", Path(__file__).resolve().parents[1] / "example_dags")
+        if (folder / "example_mathpix_flagship.py").exists()
+    ),
+    REPO_ROOT / "example_dags",
+)
+FLAGSHIP_FILE = _EXAMPLES / "example_mathpix_flagship.py"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -43,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--real", action="store_true", help="use api.mathpix.com and your own S3 bucket")
     parser.add_argument("--documents", type=int, default=None, help="number of sample PDFs (default: 5)")
     parser.add_argument("--home", default=".demo", help="demo working folder (default: .demo)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show Airflow's own logs here instead of in <home>/demo.log"
+    )
     args = parser.parse_args(argv)
     if args.documents is not None and args.documents < 1:
         parser.error("--documents must be at least 1")
@@ -64,7 +82,7 @@ def configure_airflow(airflow_home: Path) -> None:
 def load_flagship_dag() -> Any:
     """Import ``example_dags/example_mathpix_flagship.py`` (it reads its settings from the env)."""
     if not FLAGSHIP_FILE.exists():
-        raise SystemExit(f"{FLAGSHIP_FILE} not found: run the demo from a clone of the repository")
+        raise SystemExit(f"{FLAGSHIP_FILE} not found: reinstall the package or run from a clone")
     spec = importlib.util.spec_from_file_location("example_mathpix_flagship", FLAGSHIP_FILE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -76,20 +94,35 @@ def load_flagship_dag() -> Any:
     return dag
 
 
-def register_dags(*dags: Any) -> None:
-    """Initialise the metadata DB and register the DAGs, as ``airflow db migrate`` and the
-    dag-processor would in a deployment (``dag.test()`` runs a DAG the DB knows, and asset
-    events queue runs only for consumer DAGs the DB knows)."""
+def register_dags(*dags: Any, init_db: bool = True) -> None:
+    """Initialise the metadata DB (unless ``init_db=False``: done already) and register the
+    DAGs, as ``airflow db migrate`` and the dag-processor would in a deployment
+    (``dag.test()`` runs a DAG the DB knows, and asset events queue runs only for consumer
+    DAGs the DB knows)."""
+    import importlib
+
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils import db
 
-    db.initdb()
+    from airflow_provider_mathpix._compat import AIRFLOW_VERSION
+
+    version = tuple(int(part) for part in AIRFLOW_VERSION.split(".")[:2])
+    if init_db:
+        db.initdb()
     DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder=os.devnull)
+    # The DAG processor's own calls, which moved between 3.0, 3.1 and 3.2.
+    dagbag = importlib.import_module(
+        "airflow.dag_processing.dagbag" if version >= (3, 2) else "airflow.models.dagbag"
+    )
+    bag = dagbag.DagBag(dag_folder=os.devnull)
     for dag in dags:
+        if version < (3, 1):
+            dag.relative_fileloc = os.path.basename(dag.fileloc)  # what parsing the file sets
         bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    if version >= (3, 1):
+        dagbag.sync_bag_to_db(bag, "dags-folder", None)
+    else:
+        bag.sync_to_db("dags-folder", None)
 
 
 def xcom_value(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
@@ -170,8 +203,7 @@ def day_run(label: str, dag_run: Any) -> DayRun:
 
 def summarize(setup: FlagshipSetup, days: list[DayRun]) -> Summary:
     """The table's rows (through the same ``mathpix_warehouse`` connection the DAG used)."""
-    from airflow.sdk import BaseHook
-
+    from airflow_provider_mathpix._compat import BaseHook
     from airflow_provider_mathpix.demo.titles import title_from_markdown
 
     summary = Summary(days=days)
@@ -200,7 +232,7 @@ def print_summary(setup: FlagshipSetup, summary: Summary, timings: dict[str, flo
         )
         print(f"      tasks   : {', '.join(f'{t}={s}' for t, s in day.task_states.items())}")
         if day.cost_line:
-            print(f"      cost    : {day.cost_line}")
+            print(f"      cost    : {shorten_ids(day.cost_line)}")
     print(f"  documents   : {summary.documents} converted and loaded (of {len(setup.documents)} delivered)")
     print(f"  pages       : {summary.pages}")
     print(f"  errors      : {summary.files_errored} file(s) errored")
@@ -220,28 +252,61 @@ def print_summary(setup: FlagshipSetup, summary: Summary, timings: dict[str, flo
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from importlib.metadata import version
+
+    if int(version("apache-airflow").split(".")[0]) < 3:
+        # The provider runs on Airflow 2.11; this demo drives Airflow 3's DAG processor and XCom API.
+        print(
+            f"The demo needs Airflow 3 (this environment has {version('apache-airflow')}); the "
+            "provider itself supports Airflow 2.11 and later. Use a separate virtual environment "
+            "with Airflow 3 to run the demo: "
+            'pip install "apache-airflow>=3.0,<3.4" "<wheel>[amazon,testing]"',
+            file=sys.stderr,
+        )
+        return 2
     start = time.monotonic()
     workdir = Path(args.home).resolve()
+    console = Console(workdir / "demo.log", verbose=args.verbose)
+    if not args.verbose:
+        workdir.mkdir(parents=True, exist_ok=True)
+        console.log_path.write_text("")  # this run's logs only
+    target = "api.mathpix.com and your S3 bucket" if args.real else "the bundled emulator and an emulated S3"
+    console.line(f"Mathpix flagship demo on {target}")
+    if not args.verbose:
+        console.line(f"  Airflow's own logs: {console.log_path} (--verbose shows them here)")
     configure_airflow(workdir / "airflow-home")
     from airflow_provider_mathpix.demo.environment import patched_environ
 
-    services = (
-        real_services(workdir, documents=args.documents)
-        if args.real
-        else emulated_services(workdir, documents=args.documents, later=LATER_DOCUMENTS)
-    )
-    with services as setup, patched_environ(setup.env):
-        dag = load_flagship_dag()
-        register_dags(dag)
-        setup_done = time.monotonic()
-        # Two consecutive daily runs: day 1 converts what is there; then more documents
-        # arrive and day 2 converts only those (the ledger says the rest is done).
-        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        days = [day_run("day 1", dag.test(logical_date=today - timedelta(days=1)))]
-        setup.deliver_pending()
-        days.append(day_run("day 2", dag.test(logical_date=today)))
-        finished = time.monotonic()
-        summary = summarize(setup, days)
+    with console.capturing():
+        services = (
+            real_services(workdir, documents=args.documents, step=console.step)
+            if args.real
+            else emulated_services(
+                workdir, documents=args.documents, later=LATER_DOCUMENTS, step=console.step
+            )
+        )
+        with services as setup, patched_environ(setup.env):
+            with console.step("Loading Airflow and the flagship DAG"):
+                dag = load_flagship_dag()
+            with console.step("Initialising Airflow's metadata DB (SQLite)"):
+                register_dags(dag)
+            setup_done = time.monotonic()
+            # Two consecutive daily runs: day 1 converts what is there; then more documents
+            # arrive and day 2 converts only those (the ledger says the rest is done).
+            today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            console.line(f"  Day 1: {FLAGSHIP_DAG_ID} with dag.test() (deferrable tasks use the triggerer):")
+            days = [day_run("day 1", dag.test(logical_date=today - timedelta(days=1)))]
+            if setup.pending:
+                with console.step(
+                    f"{len(setup.pending)} more documents arrive in s3://{setup.bucket}/{INCOMING}"
+                ):
+                    setup.deliver_pending()
+            console.line(f"  Day 2: {FLAGSHIP_DAG_ID}, only what no earlier run converted:")
+            days.append(day_run("day 2", dag.test(logical_date=today)))
+            finished = time.monotonic()
+            summary = summarize(setup, days)
     timings = {"total": finished - start, "setup": setup_done - start, "pipeline": finished - setup_done}
     print_summary(setup, summary, timings, args.real)
+    if not summary.ok and not args.verbose:
+        print(f"The run did not succeed: the task logs are in {console.log_path}")
     return 0 if summary.ok else 1

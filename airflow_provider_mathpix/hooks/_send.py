@@ -131,4 +131,4 @@ def _no_answer(req: ApiRequest, exc: httpx.TransportError, settings: ClientSetti
             f"no complete answer within request_timeout ({settings.request_timeout:g} s, "
             "or less when the call's retry_deadline was nearer)",
         )
-    return transport_error(req, exc, settings.app_key)
+    return transport_error(req, exc, settings.app_key, settings.base_url)

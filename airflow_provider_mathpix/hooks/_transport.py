@@ -11,7 +11,7 @@ import functools
 import json
 import ssl
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
@@ -19,7 +19,13 @@ from airflow_provider_mathpix import __version__
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks._connection import ClientSettings
 from airflow_provider_mathpix.hooks._deadline import transport
-from airflow_provider_mathpix.models import ApiRequest, envelope_error, parse_error_body, parse_retry_after
+from airflow_provider_mathpix.models import (
+    ApiRequest,
+    envelope_error,
+    is_loopback_host,
+    parse_error_body,
+    parse_retry_after,
+)
 
 USER_AGENT = f"airflow-provider-mathpix/{__version__}"
 
@@ -113,6 +119,9 @@ class BodyReader:
         """Keep ``chunk``; False once enough was read (the rest is not wanted)."""
         if self.limit is not None and self.size + len(chunk) > self.limit:
             if self.success:
+                # Let go of what was read now: the exception's traceback keeps this reader
+                # (and so the body) alive for as long as the error is held or retried.
+                self.parts.clear()
                 raise self._too_large(f"more than {self.limit:,} bytes received")
             self.parts.append(chunk[: self.limit - self.size])
             self.size = self.limit
@@ -173,14 +182,38 @@ def check_answer(
     return payload
 
 
-def transport_error(req: ApiRequest, exc: httpx.TransportError, secret: str | None = None) -> MathpixAPIError:
+def transport_error(
+    req: ApiRequest, exc: httpx.TransportError, secret: str | None = None, base_url: str = ""
+) -> MathpixAPIError:
     """No answer at all: timeouts and dropped or refused connections (always retryable)."""
     code = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection_error"
     detail = str(exc) or type(exc).__name__
-    return api_error(req, None, code, f"{type(exc).__name__}: {detail}", secret)
+    return api_error(
+        req, None, code, f"{type(exc).__name__}: {detail}{_plain_http_hint(exc, base_url)}", secret
+    )
 
 
 def leaks(exc: BaseException, secret: str | None) -> bool:
     """Whether ``exc``'s text holds the secret (then it must not be chained into a traceback)."""
     text = f"{exc!s} {exc!r}"
     return any(form in text for form in secret_forms(secret))
+
+
+def _plain_http_hint(exc: httpx.TransportError, base_url: str) -> str:
+    """Why TLS failed against a loopback server: it speaks plain http (the bundled emulator does).
+
+    A host without a scheme means https (the URI form ``mathpix://:KEY@127.0.0.1:8080``
+    cannot say otherwise), so pointing a connection at a local emulator that way fails
+    with an opaque SSL error; name the fix instead.
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not is_loopback_host(parts.hostname or ""):
+        return ""
+    if "WRONG_VERSION_NUMBER" not in str(exc) and "record layer" not in str(exc):
+        return ""
+    plain = f"http://{parts.netloc}{parts.path}"
+    return (
+        f". {base_url} answered without TLS: it is a plain-http server (like the bundled emulator). "
+        f"A host without a scheme means https://; set the connection's host to {plain} "
+        f"(in the URI form, percent-encode the scheme: mathpix://:KEY@http%3A%2F%2F{parts.netloc})"
+    )

@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from airflow.sdk import BaseHook
 
 from airflow_provider_mathpix import ids, models
+from airflow_provider_mathpix._compat import BaseHook, aget_connection, amask_secret, mask_secret
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._connection import (
+    CONN_FIELDS,
     UI_FIELD_BEHAVIOUR,
     ClientSettings,
     settings_from_connection,
@@ -86,6 +87,39 @@ class MathpixHook(BaseHook):
             "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
         }
 
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The extras as form fields, for the Flask UI of Airflow 2.11 and 3.0/3.1 (with FAB).
+
+        Built from the same ``CONN_FIELDS`` that Airflow >= 3.2 reads from the provider
+        info, so both forms agree. Without flask_appbuilder (no FAB UI) there is no form to
+        add to: the extras are then set in the connection's Extra JSON.
+        """
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+            from wtforms import IntegerField, StringField
+            from wtforms.validators import NumberRange, Optional
+        except ImportError:
+            return {}
+        widgets: dict[str, Any] = {}
+        for name, field in CONN_FIELDS.items():
+            default = field["schema"]["default"]
+            label, description = lazy_gettext(field["label"]), field["description"]
+            if "integer" in field["schema"]["type"]:
+                widgets[name] = IntegerField(
+                    label,
+                    description=description,
+                    validators=[Optional(), NumberRange(min=0)],
+                    widget=BS3TextFieldWidget(),
+                    default=default,
+                )
+            else:  # that UI has no decimal field; the hook parses (and checks) the number
+                widgets[name] = StringField(
+                    label, description=description, widget=BS3TextFieldWidget(), default=f"{default:g}"
+                )
+        return widgets
+
     # ------------------------------------------------------------------ settings and clients
 
     def _from_connection(self, conn: Any) -> ClientSettings:
@@ -111,8 +145,6 @@ class MathpixHook(BaseHook):
 
     def _get_settings(self) -> ClientSettings:
         if self._settings is None:
-            from airflow.sdk.log import mask_secret
-
             settings = self._from_connection(self.get_connection(self.mathpix_conn_id))
             mask_secret(settings.app_key)
             self._settings = settings
@@ -122,23 +154,17 @@ class MathpixHook(BaseHook):
     def _mask(secret: str | None) -> None:
         """Redact a credential passed as an argument (a data source's secret) like the app_key."""
         if secret:
-            from airflow.sdk.log import mask_secret
-
             mask_secret(secret)
 
     @staticmethod
     async def _amask(secret: str | None) -> None:
         if secret:
-            from airflow.sdk.log import amask_secret
-
             await amask_secret(secret)
 
     async def _aget_settings(self) -> ClientSettings:
-        """Read the connection with ``aget_connection``: a sync lookup blocks the triggerer's loop."""
+        """Read the connection without a sync lookup, which would block the triggerer's loop."""
         if self._settings is None:
-            from airflow.sdk.log import amask_secret
-
-            settings = self._from_connection(await self.aget_connection(self.mathpix_conn_id))
+            settings = self._from_connection(await aget_connection(self, self.mathpix_conn_id))
             await amask_secret(settings.app_key)
             self._settings = settings
         return self._settings

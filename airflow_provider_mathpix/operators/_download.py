@@ -19,9 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow.sdk import ObjectStoragePath
-
 from airflow_provider_mathpix import manifests
+from airflow_provider_mathpix._compat import ObjectStoragePath
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.operators._listing import (
@@ -38,6 +37,19 @@ SPOOL_MAX_BYTES = 4 * 1024 * 1024
 COPY_CHUNK = 1024 * 1024
 #: How many failed outputs (or deletions) a result names.
 ERRORS_SAMPLE = 10
+
+
+def failure_reason(code: str, ext: str, message: str, format_timeout: float) -> str:
+    """What a DAG author should read about one output that failed (the code alone is cryptic)."""
+    if code == "unsupported_format":
+        return f"'{ext}' was not requested for this file (conversion_formats)"
+    if code == "format_not_ready":
+        return f"'{ext}' was still converting after format_timeout={format_timeout:g} s"
+    if code == "not_found":
+        return "the file is not in Mathpix storage (deleted, or submitted with another app key)"
+    if code == "storage_error":
+        return f"writing to the destination failed: {message}"
+    return f"{code}: {message}"
 
 
 # ---------------------------------------------------------------------- the download engine
@@ -288,11 +300,18 @@ class OutputDownloader:
         except Exception as exc:
             message = exc.message if isinstance(exc, MathpixAPIError) else f"{type(exc).__name__}: {exc}"
             code = exc.code if isinstance(exc, MathpixAPIError) else "storage_error"
+            reason = failure_reason(code, ext, message, self.format_timeout)
             self.totals.failed += 1
-            rec.update(status="error", error=code, message=message[:500])
+            rec.update(status="error", error=code, reason=reason, message=message[:500])
             if len(self.totals.errors_sample) < ERRORS_SAMPLE:
                 self.totals.errors_sample.append(
-                    {"file_id": target.file_id, "custom_id": target.custom_id, "ext": ext, "error": code}
+                    {
+                        "file_id": target.file_id,
+                        "custom_id": target.custom_id,
+                        "ext": ext,
+                        "error": code,
+                        "reason": reason,
+                    }
                 )
             self.record(rec)
             return

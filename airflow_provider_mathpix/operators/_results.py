@@ -23,6 +23,7 @@ from typing import Any
 from airflow_provider_mathpix.exceptions import (
     MathpixAPIError,
     MathpixFileFailed,
+    MathpixSetupError,
     MathpixWaitTimeout,
 )
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
@@ -128,7 +129,11 @@ def raise_for_wait_failure(event: Mapping[str, Any]) -> None:
     if status == "error":
         code = str(event.get("code") or "error")
         message = str(event.get("message") or "")
-        if event.get("http_status") is None and event.get("file_id") and not event.get("job_id"):
+        if event.get("stage") == "setup":
+            raise MathpixSetupError(code, message)
+        # Only Mathpix's own verdict on the file is a failed file; an exception on our side is not.
+        from_mathpix = event.get("http_status") is None and "stage" not in event
+        if from_mathpix and event.get("file_id") and not event.get("job_id"):
             raise MathpixFileFailed(str(event["file_id"]), code, message)
         raise MathpixAPIError(code, event.get("http_status"), message)
     raise MathpixAPIError("unexpected_event", None, f"unexpected trigger event {dict(event)!r}")

@@ -12,8 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from airflow.sdk.definitions._internal.mixins import ResolveMixin
-
+from airflow_provider_mathpix._compat import ResolveMixin
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 
 

@@ -95,6 +95,37 @@ def wait_in_process(
         sleep(min(max(poll_interval, 0.05), left))
 
 
+def kill_notice(submitted: dict[str, Any] | None) -> str:
+    """What killing a task means for the work it already handed to Mathpix.
+
+    The Files API has no cancel endpoint: whatever was submitted keeps converting and is
+    billed. Only the wait stops. The ids are derived from the run (never the try), so
+    clearing the task re-attaches to the same work instead of paying for it twice.
+    """
+    if not submitted:
+        return (
+            "Task killed before Mathpix acknowledged a submission: a request cut off mid-way may "
+            "still have created work there; clearing the task reuses the same ids, so nothing is paid twice."
+        )
+    what = ", ".join(f"{key} {value}" for key, value in submitted.items())
+    return (
+        f"Task killed while waiting on Mathpix ({what}). Mathpix has no cancel endpoint: the "
+        "work already submitted keeps converting and is billed. Clearing this task re-attaches "
+        "to it (same ids, nothing submitted twice); MathpixDeleteFilesOperator removes the files "
+        "from Mathpix once they finish."
+    )
+
+
+class ReportsWorkOnKill:
+    """``on_kill`` for operators that submit work: say what happens to it (see :func:`kill_notice`)."""
+
+    _mathpix_submitted: dict[str, Any] | None = None
+
+    def on_kill(self) -> None:
+        log: Any = getattr(self, "log", logging.getLogger(__name__))  # the operator's task logger
+        log.warning(kill_notice(self._mathpix_submitted))
+
+
 def wait_or_defer(
     operator: BaseOperator,
     check: Check,
@@ -112,6 +143,7 @@ def wait_or_defer(
     as extra keyword arguments -- with Airflow's own deferral timeout just past
     ``end_time``. Others poll in the worker until a payload or the deadline.
     """
+    operator._mathpix_submitted = dict(ids)  # type: ignore[attr-defined]  # for on_kill
     if getattr(operator, "deferrable", False):
         event = check_once(check, ids, operator.log)
         if event is None:

@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_provider_mathpix import storage
+from airflow_provider_mathpix._compat import BaseOperator
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.models import DATA_SOURCE_PROVIDERS
@@ -81,7 +80,7 @@ class MathpixCreateDataSourceOperator(BaseOperator):
     ``create.output["data_source_id"]`` feeds the test/delete operators.
     """
 
-    template_fields: Sequence[str] = ("bucket", "name", "region")
+    template_fields: Sequence[str] = ("bucket", "name", "region", "mathpix_conn_id")
 
     def __init__(
         self,
@@ -155,7 +154,7 @@ class _DataSourceTargetOperator(BaseOperator):
     Either ``data_source_id`` or ``provider`` + ``bucket`` (looked up in the list).
     """
 
-    template_fields: Sequence[str] = ("data_source_id", "bucket")
+    template_fields: Sequence[str] = ("data_source_id", "bucket", "mathpix_conn_id")
 
     def __init__(
         self,

@@ -14,10 +14,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, ObjectStoragePath
-from airflow.sdk.configuration import conf
-
 from airflow_provider_mathpix import ids
+from airflow_provider_mathpix._compat import BaseOperator, ObjectStoragePath, conf
 from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixValidationError, MathpixWaitTimeout
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
@@ -32,7 +30,7 @@ from airflow_provider_mathpix.operators._validation import (
     merge_named_options,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import check_file, wait_or_defer
+from airflow_provider_mathpix.operators._waiting import ReportsWorkOnKill, check_file, wait_or_defer
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger
 
 if TYPE_CHECKING:
@@ -47,7 +45,7 @@ __all__ = [  # plus MathpixDownloadOutputsOperator / MathpixDeleteFilesOperator 
 ]
 
 
-class MathpixSubmitFileOperator(BaseOperator):
+class MathpixSubmitFileOperator(ReportsWorkOnKill, BaseOperator):
     """Convert one document with the Mathpix Files API.
 
     Give exactly one of ``source_uri`` (``s3://``, ``gs://``, Azure Blob or public
@@ -85,6 +83,8 @@ class MathpixSubmitFileOperator(BaseOperator):
         "custom_id",
         "idempotency_key",
         "callback_url",
+        "source_conn_id",
+        "mathpix_conn_id",
     )
     template_fields_renderers = {"options": "json", "conversion_formats": "json"}
     ui_color = "#d6e9f8"
@@ -196,6 +196,7 @@ class MathpixSubmitFileOperator(BaseOperator):
             options["custom_id"] = self.custom_id or ids.custom_id_from_uri(source_identity)
         file_id = self._submit(hook, options, key)
         context["ti"].xcom_push(key="file_id", value=file_id)
+        self._mathpix_submitted = {"file_id": file_id}
         self.log.info("Submitted to Mathpix: file_id %s (Idempotency-Key %s)", file_id, key)
         if not self.wait_for_completion:
             return self._xcom(hook, file_id, None, status="submitted")

@@ -16,9 +16,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.configuration import conf
-
+from airflow_provider_mathpix._compat import BaseOperator, conf
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
@@ -34,7 +32,7 @@ from airflow_provider_mathpix.operators._validation import (
     has_template,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import wait_or_defer
+from airflow_provider_mathpix.operators._waiting import ReportsWorkOnKill, wait_or_defer
 from airflow_provider_mathpix.triggers._status import batch_event_payload
 from airflow_provider_mathpix.triggers.mathpix import MathpixImageBatchTrigger
 
@@ -45,7 +43,7 @@ if TYPE_CHECKING:
 MAX_INLINE_KEYS = 100
 
 
-class MathpixImageBatchOperator(FastTemplatingMixin, BaseOperator):
+class MathpixImageBatchOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOperator):
     """OCR a batch of images (equations, handwriting, tables) with ``POST /v3/batch``.
 
     :param urls: key -> image URL, or key -> ``{"url", "formats", "ocr_behavior", ...}``.
@@ -59,7 +57,14 @@ class MathpixImageBatchOperator(FastTemplatingMixin, BaseOperator):
     :param poll_interval: default: about one second per five images, as Mathpix advises.
     """
 
-    template_fields: Sequence[str] = ("urls", "formats", "options", "results_path")
+    template_fields: Sequence[str] = (
+        "urls",
+        "formats",
+        "options",
+        "results_path",
+        "results_conn_id",
+        "mathpix_conn_id",
+    )
     template_fields_renderers = {"urls": "json", "options": "json"}
     ui_color = "#dcecf9"
     ui_fgcolor = "#1b3a57"
@@ -109,6 +114,7 @@ class MathpixImageBatchOperator(FastTemplatingMixin, BaseOperator):
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         batch_id = hook.submit_image_batch(self.urls, **self._request_options())
         context["ti"].xcom_push(key="batch_id", value=batch_id)
+        self._mathpix_submitted = {"batch_id": batch_id}
         if not self.wait_for_completion:
             return {"batch_id": batch_id, "keys": self._inline_keys(list(self.urls)), "results": None}
         interval = self._poll_interval_given or max(1.0, len(self.urls) / 5)

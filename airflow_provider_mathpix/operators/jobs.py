@@ -19,10 +19,8 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-from airflow.sdk.configuration import conf
-
 from airflow_provider_mathpix import ids, storage
+from airflow_provider_mathpix._compat import BaseOperator, conf
 from airflow_provider_mathpix.exceptions import (
     MathpixJobFilesErrored,
     MathpixValidationError,
@@ -75,7 +73,12 @@ from airflow_provider_mathpix.operators._validation import (
     merge_named_options,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import check_job, job_counters, wait_or_defer
+from airflow_provider_mathpix.operators._waiting import (
+    ReportsWorkOnKill,
+    check_job,
+    job_counters,
+    wait_or_defer,
+)
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
 if TYPE_CHECKING:
@@ -86,7 +89,7 @@ __all__ = ["MathpixJobFilesErrored", "MathpixSubmitJobOperator", "MathpixWaitTim
 FileEntry = str | Mapping[str, Any]
 
 
-class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
+class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOperator):
     """Submit many documents as one Mathpix job and (optionally) wait for it.
 
     Give exactly one of:
@@ -142,6 +145,10 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
         "modified_after",
         "modified_before",
         "ledger_path",
+        "ledger_conn_id",
+        "source_conn_id",
+        "manifest_conn_id",
+        "mathpix_conn_id",
     )
     template_fields_renderers = {"options": "json", "files": "json", "metadata": "json"}
     ui_color = "#c9e4f6"
@@ -301,6 +308,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
     # ------------------------------------------------------------------ execution
 
     def execute(self, context: Context) -> dict[str, Any]:
+        if self.files is not None:
+            self.files = read_once(self.files)
         job_options = self._validate(at_parse_time=False)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         job_id = self._job_id(context, job_options)
@@ -324,6 +333,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             self._check_data_sources(hook, outputs)
         # Pushed BEFORE submitting and waiting: a failed task still says which job it made.
         context["ti"].xcom_push(key="job_id", value=job_id)
+        self._mathpix_submitted = {"job_id": job_id}  # for on_kill, from the first call on
         if self.max_files_per_job is not None:
             return self._execute_parts(context, hook, job_id, stream, job_options, outputs)
         result = hook.submit_job(
@@ -504,6 +514,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, BaseOperator):
             api_base=hook.base_url,
             destination_prefix=self.destination_prefix,
         )
+        if self.files is not None:
+            self.files = read_once(self.files)  # rendered afresh on resume
         if self.files is not None and any(
             isinstance(f, Mapping) and ("destination_uri" in f or "destination_basename" in f)
             for f in self.files
@@ -561,3 +573,17 @@ def _empty_xcom(job_id: str) -> dict[str, Any]:
         "manifest_uri": None,
         "errors_sample": [],
     }
+
+
+def read_once(files: Any) -> Any:
+    """``files`` as a list, reading a mapped upstream's XComs (a lazy sequence) exactly once.
+
+    Why by index: iterating Airflow's lazy XCom sequence probes one offset past its end and
+    logs that miss as an "XCom not found" error; its length is known, so ask for each item.
+    Validation, submission and lineage then all reuse the list.
+    """
+    if isinstance(files, (str, bytes, list, tuple)):
+        return files
+    if isinstance(files, Sequence):
+        return [files[index] for index in range(len(files))]
+    return list(files) if isinstance(files, Iterable) else files

@@ -32,9 +32,8 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
-
 from airflow_provider_mathpix import ids, manifests, models, storage
+from airflow_provider_mathpix._compat import Asset, BaseOperator, ObjectStoragePath
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
@@ -161,6 +160,8 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         "destination",
         "destination_conn_id",
         "manifest_path",
+        "manifest_conn_id",
+        "mathpix_conn_id",
     )
     ui_color = "#e8f4fd"
 
@@ -285,7 +286,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         )
         if totals.failed and self.fail_on_error:
             sample = ", ".join(
-                f"{e['custom_id'] or e['file_id']}.{e['ext']} ({e['error']})" for e in totals.errors_sample
+                f"{e['custom_id'] or e['file_id']}.{e['ext']}: {e['reason']}" for e in totals.errors_sample
             )
             raise MathpixError(
                 f"{totals.failed} outputs could not be downloaded into {dest_uri} (e.g. {sample}); "
@@ -311,7 +312,7 @@ class MathpixDeleteFilesOperator(BaseOperator):
     XCom: ``{"requested", "deleted", "conflicts", "conflict_sample", "failed", "errors_sample"}``.
     """
 
-    template_fields: Sequence[str] = ("job_id", "file_ids")
+    template_fields: Sequence[str] = ("job_id", "file_ids", "mathpix_conn_id")
     ui_color = "#fde8e8"
 
     def __init__(

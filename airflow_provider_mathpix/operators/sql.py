@@ -29,8 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook, BaseOperator
-
+from airflow_provider_mathpix._compat import BaseHook, BaseOperator
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import document_id_of
@@ -128,7 +127,15 @@ class MathpixResultsToSqlOperator(BaseOperator):
     :param manifest_conn_id: storage connection to read a manifest given as a URI.
     """
 
-    template_fields: Sequence[str] = ("job", "manifest_uri", "job_id", "table")
+    template_fields: Sequence[str] = (
+        "job",
+        "manifest_uri",
+        "job_id",
+        "table",
+        "conn_id",
+        "manifest_conn_id",
+        "mathpix_conn_id",
+    )
     ui_color = "#c9e4f6"
 
     def __init__(

@@ -16,10 +16,13 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
-
+from airflow_provider_mathpix._compat import (
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder
@@ -142,7 +145,15 @@ class MathpixJobSensor(_MathpixSensor):
         naming the shortfall instead of succeeding short.
     """
 
-    template_fields: Sequence[str] = ("job_id", "manifest_path", "destination_prefix", "ledger_path")
+    template_fields: Sequence[str] = (
+        "job_id",
+        "manifest_path",
+        "destination_prefix",
+        "ledger_path",
+        "ledger_conn_id",
+        "manifest_conn_id",
+        "mathpix_conn_id",
+    )
     ui_color = "#e6f1f2"
 
     def __init__(
@@ -233,7 +244,13 @@ class MathpixFileSensor(_MathpixSensor):
     API's code (or skips it with ``soft_fail``).
     """
 
-    template_fields: Sequence[str] = ("file_id", "formats", "destination_uri", "destination_basename")
+    template_fields: Sequence[str] = (
+        "file_id",
+        "formats",
+        "destination_uri",
+        "destination_basename",
+        "mathpix_conn_id",
+    )
     ui_color = "#e6f1f2"
 
     def __init__(

@@ -48,7 +48,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help='a fault rule (repeatable), e.g. \'{"kind": "429_retry_after", "path": "/files/v1/*"}\'',
     )
     p.add_argument(
-        "--storage", metavar="JSON", help="bucket endpoints for s3/gs/azure (see docs/emulator.md)"
+        "--storage",
+        metavar="JSON",
+        help=(
+            'bucket endpoints, e.g. \'{"s3": {"endpoint_url": "http://127.0.0.1:5000"}}\' '
+            "(keys s3, gs, azure; the MathpixEmulator(storage=...) setting)"
+        ),
     )
     p.add_argument("--webhook-secret", help="the webhook signing secret (default: derived from --seed)")
     return p.parse_args(argv)

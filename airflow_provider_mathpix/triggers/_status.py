@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
+from airflow_provider_mathpix._compat import is_connection_not_found
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.models import WAITABLE_CODES, conversion_format_of, is_retryable
 
@@ -193,11 +194,42 @@ def file_event_payload(record: Mapping[str, Any], formats: Iterable[str] | None)
     return None
 
 
+def setup_error_payload(exc: BaseException, conn_id: str | None) -> dict[str, Any]:
+    """An ``error`` payload for a wait that never reached Mathpix (``stage: setup``).
+
+    ``connection_not_found`` when the connection id is defined nowhere Airflow looks;
+    ``trigger_setup_error`` for anything else that stopped the client being built (a
+    connection the hook refuses, an import that fails on this Airflow). Either way the
+    message names the cause, so it is never mistaken for a file or job that failed.
+    """
+    if is_connection_not_found(exc):
+        code = "connection_not_found"
+        where = f"AIRFLOW_CONN_{conn_id.upper()}" if conn_id else "AIRFLOW_CONN_<ID>"
+        message = (
+            f"the Airflow connection is not defined where this process looks for it "
+            f"(metadata DB, {where}, secrets backend): {exc}"
+        )
+    else:
+        code = "trigger_setup_error"
+        message = (
+            f"could not start waiting on Mathpix with connection {conn_id!r}: {type(exc).__name__}: {exc}"
+        )
+    return {"status": "error", "code": code, "http_status": None, "message": message, "stage": "setup"}
+
+
 def error_event_payload(exc: BaseException) -> dict[str, Any]:
     """An ``error`` payload from an exception: the API's code and sentence, never headers."""
+    if is_connection_not_found(exc):
+        return setup_error_payload(exc, None)
     if isinstance(exc, MathpixAPIError):
         return {"status": "error", "code": exc.code, "http_status": exc.http_status, "message": exc.message}
-    return {"status": "error", "code": type(exc).__name__, "http_status": None, "message": str(exc)}
+    return {
+        "status": "error",
+        "code": type(exc).__name__,
+        "http_status": None,
+        "message": str(exc),
+        "stage": "request",
+    }
 
 
 def batch_event_payload(record: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -17,14 +17,14 @@ Events (``TriggerEvent.payload``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
-
+from airflow_provider_mathpix._compat import BaseTrigger, TriggerEvent
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.triggers._status import (
     EtaEstimator,
@@ -35,6 +35,7 @@ from airflow_provider_mathpix.triggers._status import (
     is_transient,
     job_event_payload,
     progress_line,
+    setup_error_payload,
 )
 
 #: Even with a tiny poll interval, do not hammer the API (and the triggerer's loop).
@@ -82,10 +83,17 @@ class _PollingTrigger(BaseTrigger):
     async def _wait(self) -> dict[str, Any]:
         interval = max(self.poll_interval, MIN_POLL_INTERVAL)
         try:
-            hook = MathpixHook(mathpix_conn_id=self.conn_id)
-            async with hook:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    hook = await stack.enter_async_context(MathpixHook(mathpix_conn_id=self.conn_id))
+                except Exception as exc:
+                    # Never reached Mathpix (no connection, a connection the hook refuses, an
+                    # import this Airflow lacks): say so, not "file/job failed".
+                    self.log.error("Could not start waiting on Mathpix: %s", exc)
+                    return setup_error_payload(exc, self.conn_id)
                 spread = random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX))
                 await asyncio.sleep(max(0.0, min(spread, self.end_time - time.time())))
+                last_look = False
                 while True:
                     try:
                         # The deadline holds even while a poll is in flight (a server may
@@ -106,13 +114,19 @@ class _PollingTrigger(BaseTrigger):
                     wait = interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
                     left = self.end_time - time.time()
                     if left <= wait:
-                        # No poll AT the deadline: triggers sharing one would all send it at once.
-                        await asyncio.sleep(max(0.0, left))
-                        return self._timeout_payload()
+                        if last_look or left <= 0:
+                            await asyncio.sleep(max(0.0, left))
+                            return self._timeout_payload()
+                        # One last look before the deadline, at a random point of what is left:
+                        # a job that finishes in time is not reported as a timeout, and triggers
+                        # sharing a deadline do not all poll AT it.
+                        last_look = True
+                        await asyncio.sleep(left * random.uniform(0.5, 1.0))
+                        continue
                     await asyncio.sleep(wait)
         except Exception as exc:
-            # Opening the client (reading the connection) failed: still one clear event.
-            self.log.error("Could not start polling Mathpix: %s", exc)
+            # Closing the client failed after the wait: still one clear event.
+            self.log.error("Polling Mathpix ended with an error: %s", exc)
             return error_event_payload(exc)
 
 

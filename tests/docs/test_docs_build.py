@@ -97,3 +97,35 @@ def test_troubleshooting_covers_every_api_error_code() -> None:
 def test_getting_started_gives_the_two_commands() -> None:
     text = (DOCS / "getting-started.md").read_text()
     assert "make demo" in text and "make test" in text
+
+
+def test_every_included_snippet_says_where_its_code_is() -> None:
+    """On a plain Markdown viewer an include is one literal line: the page names the file above it."""
+    for page in DOCS.rglob("*.md"):
+        text = page.read_text()
+        for note, target in re.findall(r"(?:^(.*)\n\n)?```python\n--8<-- \"([^\"]+)\"", text, flags=re.M):
+            path, _, section = target.partition(":")
+            assert f"`{path}`" in note, f"{page.name}: say where {target} is, above its include"
+            assert not section or f"`{section}`" in note, f"{page.name}: name section {section}"
+
+
+def test_operators_page_documents_every_operator() -> None:
+    import importlib
+    import inspect
+
+    from airflow_provider_mathpix import get_provider_info
+    from airflow_provider_mathpix._compat import BaseOperator
+
+    modules = [m for entry in get_provider_info()["operators"] for m in entry["python-modules"]]
+    names = {
+        name
+        for module_name in modules
+        for name, obj in vars(importlib.import_module(module_name)).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, BaseOperator)
+        and obj.__module__ == module_name
+        and not name.startswith("_")
+    }
+    text = (DOCS / "operators.md").read_text()
+    missing = sorted(n for n in names if f"## {n}" not in text)
+    assert names and missing == [], f"docs/operators.md has no section for {missing}"

@@ -355,6 +355,17 @@ class AirflowDeployment:
         response.raise_for_status()
         return list(response.json()["dag_runs"])
 
+    def wait_for_run_id(self, dag_id: str, timeout: float, run_type: str) -> str:
+        """The id of ``dag_id``'s first run of ``run_type`` as soon as the scheduler created it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_alive()
+            runs = [r for r in self.dag_runs(dag_id) if r["run_type"] == run_type]
+            if runs:
+                return str(runs[0]["dag_run_id"])
+            time.sleep(0.5)
+        raise TimeoutError(f"the scheduler created no {run_type} run of {dag_id} in {timeout}s")
+
     def wait_for_dag_run(self, dag_id: str, timeout: float, run_type: str | None = None) -> dict[str, Any]:
         """Wait until ``dag_id`` has a finished run (of ``run_type``, if given) created by the scheduler."""
         deadline = time.monotonic() + timeout

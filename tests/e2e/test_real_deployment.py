@@ -77,7 +77,9 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
             deployment.wait_for_dag(DAG_ID)
             deployment.wait_for_dag(CONSUMER_DAG_ID)
             deployment.unpause(CONSUMER_DAG_ID)  # a paused DAG gets no asset-triggered runs
-            run_id = deployment.trigger(DAG_ID)
+            # The flagship is @daily: unpaused, the scheduler creates the latest interval's run.
+            deployment.unpause(DAG_ID)
+            run_id = deployment.wait_for_run_id(DAG_ID, timeout=120, run_type="scheduled")
             producer_run_id = deployment.trigger(PRODUCER_DAG_ID)  # runs alongside the flagship
             state = deployment.wait_for_run(DAG_ID, run_id, timeout=240, on_poll=watch)
             states = deployment.task_states(DAG_ID, run_id)
@@ -93,12 +95,16 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
             )
             consumer_result = deployment.xcom(CONSUMER_DAG_ID, consumer_run["dag_run_id"], "index_library")
             triggerer_log = deployment.log_tail("triggerer", limit=200_000)
+            # A manual run afterwards finds every document in the ledger: nothing is re-submitted.
+            again_id = deployment.trigger(DAG_ID)
+            again_state = deployment.wait_for_run(DAG_ID, again_id, timeout=180)
+            again = deployment.xcom(DAG_ID, again_id, "convert")
         finally:
             leftovers = deployment.stop()
         assert leftovers == [], f"process groups still running: {leftovers}"
 
         # The job task really deferred, to our trigger, and a triggerer picked the trigger up.
-        assert "deferred" in watch.states, watch.states
+        assert "deferred" in watch.states, f"{watch.states}\n{job_log[-4000:]}"
         assert "running" in watch.states[watch.states.index("deferred") :], "never resumed after deferral"
         assert watch.states[-1] == "success"
         assert watch.triggers, "no trigger row was seen while the task was deferred"
@@ -142,7 +148,10 @@ def test_flagship_dag_on_a_real_deployment(airflow_backend: Backend, tmp_path: P
         expected_pages = sum(len(doc.pages) for doc in setup.documents)
         assert sum(row[1] for row in rows) == expected_pages
         assert all(row[2].strip() for row in rows)
-        assert setup.emulator.stats()["jobs_created"] == 2  # the flagship's and the producer's
+        assert again_state == "success", again
+        assert (again["file_count"], again["files_skipped"]) == (0, len(setup.documents)), again
+        # The flagship's and the producer's: the manual rerun submitted nothing.
+        assert setup.emulator.stats()["jobs_created"] == 2
 
         # Data-aware scheduling: the producer's download emitted an asset event, and the
         # consumer DAG scheduled on that Asset ran on it.

@@ -121,13 +121,14 @@ def test_key_is_redacted_by_airflows_secret_masker(
     Airflow's own connection lookup registers the password too; the spy below proves the
     hook registers it itself, so the key is masked however the connection was obtained.
     """
-    import airflow.sdk.log
     from airflow.sdk._shared.secrets_masker import redact
 
+    import airflow_provider_mathpix.hooks.mathpix as hook_module
+
     registered: list[Any] = []
-    real = airflow.sdk.log.mask_secret
+    real = hook_module.mask_secret  # Airflow's own, bound through _compat (common-compat)
     monkeypatch.setattr(
-        airflow.sdk.log,
+        hook_module,
         "mask_secret",
         lambda secret, name=None: (registered.append(secret), real(secret, name)),
     )
@@ -159,6 +160,26 @@ def test_clients_share_one_tls_context_and_one_async_client_per_block(hook: Math
     for client in (hook.get_conn(),):
         pool = client._transport._pool  # type: ignore[attr-defined]
         assert pool._ssl_context is ssl_context()
+
+
+def test_uri_form_to_a_plain_http_emulator_says_the_host_needs_http(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mathpix://:KEY@127.0.0.1:PORT`` means https; a plain-http emulator answers no TLS: say why."""
+    port = emulator.url.rsplit(":", 1)[1]
+    monkeypatch.setenv("AIRFLOW_CONN_MATHPIX_URI", f"mathpix://:{APP_KEY}@127.0.0.1:{port}/?max_retries=0")
+    hook = MathpixHook("mathpix_uri")
+    with pytest.raises(MathpixAPIError) as info:
+        hook.get_file("f")
+    message = str(info.value)
+    assert f"http://127.0.0.1:{port}" in message and "https://" in message
+    assert "host" in message and APP_KEY not in message
+    ok, text = hook.test_connection()
+    assert not ok and f"http://127.0.0.1:{port}" in text
+    # ...and the URI it suggests works.
+    suggested = message.split("mathpix://:KEY@", 1)[1].split(")", 1)[0]
+    monkeypatch.setenv("AIRFLOW_CONN_MATHPIX_FIXED", f"mathpix://:{APP_KEY}@{suggested}")
+    assert MathpixHook("mathpix_fixed").test_connection()[0]
 
 
 def test_async_path_reads_the_connection_asynchronously(

@@ -296,3 +296,24 @@ def test_a_try_with_changed_options_makes_a_new_job_not_the_old_files(
             assert time.monotonic() < deadline, "docx never completed"
             time.sleep(0.05)
         assert hook.download_output(record["file_id"], "docx")
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["in-process", "deferrable"])
+def test_files_from_a_mapped_upstream_are_read_once(airflow_db, emulator, pdf_server, capsys, deferrable):
+    """``files=<mapped task>.output`` is a lazy sequence of XComs: read once, no "XCom not found" noise."""
+    names = ["one-page.pdf", "two-pages.pdf"]
+    with _dag("mathpix_job_files_from_mapped") as dag:
+
+        @task
+        def locate(name: str) -> str:
+            return pdf_server.doc(name)
+
+        MathpixSubmitJobOperator(
+            task_id="job", files=locate.expand(name=names), poll_interval=0.1, deferrable=deferrable
+        )
+
+    run = run_dag(dag)
+    logs = capsys.readouterr().out
+    assert task_states(run)["job"] == "success"
+    assert xcom(run, "job")["file_count"] == 2
+    assert "XCom not found" not in logs

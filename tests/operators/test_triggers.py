@@ -141,6 +141,25 @@ async def test_job_trigger_times_out_at_its_deadline(emulator, pdf_server):
     assert time.time() >= started + 0.6
 
 
+async def test_job_finishing_within_the_last_interval_is_not_reported_as_a_timeout(
+    emulator, pdf_server, monkeypatch
+):
+    """The interval (10 s) outlasts what is left (3 s): the trigger still looks once before its
+    deadline (at a random point of the time left, so triggers sharing a deadline do not poll
+    together) instead of giving up early on a job that completed in time."""
+    import airflow_provider_mathpix.triggers.mathpix as triggers
+
+    monkeypatch.setattr(triggers, "FIRST_POLL_SPREAD_MAX", 0.0)  # the first poll comes at once
+    emulator.configure(time_per_file=1.0)
+    submit_job(pdf_server, "job-late", [pdf_server.doc("one-page.pdf")])
+    started = time.time()
+    trigger = MathpixJobTrigger("job-late", "mathpix_default", poll_interval=10, end_time=started + 3)
+
+    events = await events_of(trigger)
+
+    assert [e["status"] for e in events] == ["success"], events
+
+
 async def test_job_trigger_deadline_already_passed_still_polls_once(emulator, pdf_server):
     """A trigger resumed after its deadline reports the truth if the job is done, else timeout."""
     submit_job(pdf_server, "job-done", [pdf_server.doc("one-page.pdf")])
@@ -267,3 +286,34 @@ async def test_missing_connection_is_one_error_event(monkeypatch):
     assert len(events) == 1
     assert events[0]["status"] == "error"
     assert "no_such_connection" in events[0]["message"]
+    assert events[0]["code"] == "connection_not_found"
+    assert events[0]["stage"] == "setup"
+
+
+async def test_file_trigger_missing_connection_is_not_reported_as_a_failed_file():
+    """The trigger never reached Mathpix: the event names the cause, and the operator says so."""
+    from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixSetupError
+    from airflow_provider_mathpix.operators._results import raise_for_wait_failure
+
+    trigger = MathpixFileTrigger("f-1", "no_such_connection", poll_interval=0.05, end_time=time.time() + 5)
+    [event] = await events_of(trigger)
+    assert event["code"] == "connection_not_found"
+    with pytest.raises(MathpixSetupError) as caught:
+        raise_for_wait_failure(event)
+    assert not isinstance(caught.value, MathpixFileFailed)
+    assert caught.value.code == "connection_not_found"
+    assert "no_such_connection" in str(caught.value)
+    assert "Mathpix file" not in str(caught.value)
+
+
+async def test_trigger_that_cannot_build_its_client_yields_trigger_setup_error(monkeypatch):
+    """A connection Airflow finds but the hook refuses (a bad base URL): a setup error, not a failed file."""
+    value = json.dumps({"conn_type": "mathpix", "host": "ftp://example.invalid", "password": APP_KEY})
+    monkeypatch.setenv("AIRFLOW_CONN_MATHPIX_BAD_HOST", value)
+    trigger = MathpixFileTrigger("f-1", "mathpix_bad_host", poll_interval=0.05, end_time=time.time() + 5)
+    [event] = await events_of(trigger)
+    assert event["status"] == "error"
+    assert event["code"] == "trigger_setup_error"
+    assert event["stage"] == "setup"
+    assert "ftp" in event["message"]
+    assert APP_KEY not in json.dumps(event)

@@ -7,6 +7,7 @@ the job's counters already count them done (Mathpix accepts and defers).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -91,3 +92,53 @@ def test_a_listing_that_never_catches_up_fails_naming_the_shortfall(
     with pytest.raises(MathpixError) as info:
         asyncio.run(downloader.run(_job_targets(hook, "job-s", listing_timeout=1)))
     assert "short by 5" in str(info.value)
+
+
+@pytest.mark.timeout(180)
+def test_ledger_records_each_document_once_when_the_listing_catches_up_part_way(
+    emulator: Any, pdf_server: Any, tmp_path: Path
+) -> None:
+    """A short listing read again must not feed the conversion ledger twice.
+
+    ``a`` is listed at once; ``b`` joins the job later and stays out of the listing for a
+    while, so the first manifest attempt lists ``a`` only, is found short and is read again.
+    """
+    from airflow_provider_mathpix.incremental import content_digest, versioned_custom_id
+    from airflow_provider_mathpix.ledger import MAGIC, LedgerRecorder, ledger_folder, read_converted
+
+    digests = {name: content_digest(pdf_server.same(name), f"etag-{name}") for name in ("a", "b")}
+    with MathpixHook() as hook:
+        hook.submit_job(
+            [{"source_uri": pdf_server.same("a"), "custom_id": versioned_custom_id("a.pdf", digests["a"])}],
+            job_id="job-ledger",
+        )
+        deadline = time.monotonic() + 60
+        while hook.get_job("job-ledger").get("status") != "completed":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1.5)  # ``a`` is now older than the lag set next, so it stays listed
+        emulator.configure(listing_lag=1.0)
+        hook.submit_job(
+            [{"source_uri": pdf_server.same("b"), "custom_id": versioned_custom_id("b.pdf", digests["b"])}],
+            job_id="job-ledger",
+        )
+        while (job := hook.get_job("job-ledger")).get("files_completed") != 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert len(list(hook.iter_job_files("job-ledger", status="completed"))) == 1  # b not listed yet
+        folder = ledger_folder(str(tmp_path / "ledger"))
+        finish_jobs(
+            hook,
+            "job-ledger",
+            [{"status": "success", **job}],
+            outputs=JobOutputs(exts=["mmd"], api_base=emulator.url),
+            finish=JobFinish(
+                manifest_path=f"{tmp_path}/", listing_timeout=60, recorder=LedgerRecorder(folder)
+            ),
+            log=logging.getLogger("test_ledger"),
+        )
+    segment = tmp_path / "ledger" / "job-ledger.ledger"
+    assert segment.read_bytes()[: len(MAGIC)] == MAGIC
+    assert len(segment.read_bytes()) == len(MAGIC) + 2 * len(digests["a"])  # each document once
+    converted = read_converted(folder)
+    assert len(converted) == 2 and digests["a"] in converted and digests["b"] in converted

@@ -190,6 +190,25 @@ def test_format_never_requested_fails_the_task_after_writing_the_rest(
     assert {r["error"] for r in records if r["status"] == "error"} == {"unsupported_format"}
 
 
+def test_failed_download_names_the_reason_not_only_the_code(
+    tmp_path: Path, completed_job: dict[str, Any], airflow_db: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.system.support import task_states
+
+    run = _run(
+        "dl_reason",
+        job_id=completed_job["job_id"],
+        formats=["mmd", "docx"],
+        destination=str(tmp_path / "out"),
+        manifest_path=str(tmp_path / "m.jsonl"),
+    )
+    assert task_states(run) == {"download": "failed"}
+    reason = "'docx' was not requested for this file (conversion_formats)"
+    records = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert {r["reason"] for r in records if r["status"] == "error"} == {reason}
+    assert reason in capsys.readouterr().out  # the task's failure message says it too
+
+
 def test_waits_out_format_not_ready(
     s3_server: StorageServer,
     make_bucket: Callable[[StorageServer, str], str],
