@@ -49,10 +49,11 @@ test: $(STAMP) lint typecheck
 compat: $(STAMP)
 	$(BIN)/python tests/compat/matrix.py
 
-# Benchmarks print figures beside a baseline measured in the same run (see benchmarks/).
+# Every benchmark, each beside its anchor and floor measured in the same run; writes
+# docs/benchmarks.md and docs/img/benchmarks/*.png (see benchmarks/run_all.py for the sizes).
 bench: $(STAMP)
 	$(BIN)/uv pip install -q --python $(BIN)/python --group bench
-	for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -53,3 +53,32 @@ def emulator_process(*cli_args: str, start_timeout: float = 60.0) -> Iterator[Ru
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def request_rate(url: str, path: str, headers: dict[str, str], concurrency: int, seconds: float) -> float:
+    """The emulator's own rate (requests/s) of ``GET path`` from ``concurrency`` bare httpx coroutines.
+
+    The limit any client of that endpoint can reach on this machine: nothing but the
+    request and reading the body.
+    """
+    import asyncio
+
+    import httpx
+
+    async def run() -> float:
+        done = 0
+        async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+            await client.get(path)
+            end = time.perf_counter() + seconds
+            began = time.perf_counter()
+
+            async def worker() -> None:
+                nonlocal done
+                while time.perf_counter() < end:
+                    (await client.get(path)).raise_for_status()
+                    done += 1
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return done / (time.perf_counter() - began)
+
+    return asyncio.run(run())

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import psutil
 from _emulator import emulator_process
+from _measure import Result, Row
 
 from airflow_provider_mathpix.testing.outputs import minimal_pdf
 
@@ -176,6 +177,21 @@ def main() -> None:
         f"{(big['peak_rss_mb'] - idle) * 1e6 / big['items']:.0f} bytes of peak RSS per item"
     )
     print(f"sources fetched: {stats['sources_fetched']}, cache hits: {stats['source_cache_hits']}")
+    result = Result(
+        "emulator_scale", "The emulator itself: accept + list N items", ylabel="items/s (higher is better)"
+    )
+    for row in (base, big):
+        result.point("emulator accept + list", row["items"], row["items"] / (row["accept_s"] + row["list_s"]))
+    result.rows.append(
+        Row(
+            f"Emulator (the limit): accept + list {big['items']:,} items",
+            "items/s",
+            big["items"] / (big["accept_s"] + big["list_s"]),
+            note=f"peak RSS {big['peak_rss_mb']:.0f} MB; done {big['completed_s']:.1f} s after submission",
+        )
+    )
+    result.sizes = f"N = {args.baseline_items},{args.items}"
+    result.emit()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _measure import Result, Row  # noqa: E402
 
 SEGMENTS = 10
 NEW_SHARE = 10  # one listed object in NEW_SHARE is not in the ledger
@@ -128,14 +131,29 @@ def main() -> None:
         )
         floor = run_child("floor", folder, args.documents)[0]
         print(f"floor (imports, empty ledger): VmHWM {floor / 1024:.1f} MiB")
+        above: dict[str, float] = {}
         for mode in ("ledger", "python-set"):
             peak, held, new, seconds = run_child(mode, folder, args.documents)
+            above[mode] = (peak - floor) / 1024
             print(
                 f"{mode:<11} VmHWM {peak / 1024:7.1f} MiB  "
                 f"(+{(peak - floor) / 1024:6.1f} MiB over the floor, "
                 f"{(peak - floor) * 1024 / max(held, 1):5.1f} B/document)  held {held:,}  "
                 f"new {new:,} of {len(listing(args.documents)):,} listed  {seconds:.1f} s"
             )
+    result = Result("incremental_check", "Already-converted check: peak memory above the floor", ylabel="MiB")
+    result.rows.append(
+        Row(
+            f"Incremental check of {args.documents:,} documents: peak above floor",
+            "MiB",
+            above["ledger"],
+            above["python-set"],
+            "a Python set of the keys",
+            higher_is_better=False,
+        )
+    )
+    result.sizes = f"N = {args.documents:,}"
+    result.emit()
 
 
 if __name__ == "__main__":

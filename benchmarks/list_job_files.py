@@ -2,7 +2,7 @@
 
 Usage (mpxpy comes from the ``bench`` dependency group: ``uv pip install --group bench``)::
 
-    .venv/bin/python benchmarks/list_job_files.py [--files 100000] [--page-size 1000] [--repeat 5]
+    .venv/bin/python benchmarks/list_job_files.py [--sizes 20000,100000] [--page-size 1000] [--repeat 5]
 
 What it does, and why it is a fair comparison:
 
@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 from _emulator import emulator_process
+from _measure import Result, Row
 
 APP_KEY = "bench-app-key"
 APP_ID = "bench-app-id"
@@ -64,7 +65,7 @@ def measure(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--sizes", default="20000,100000", help="comma-separated job sizes (files)")
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
@@ -73,12 +74,14 @@ def main() -> int:
         help="the consumer serialises every record to a JSON line (what a manifest writer does)",
     )
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
 
     def take(record: dict[str, Any]) -> str:
         if args.manifest:
             json.dumps(record)
         return str(record["custom_id"])
 
+    result = Result("list_job_files", "Listing a job's files", ylabel="records/s (higher is better)")
     with emulator_process() as (url, _pid):
         os.environ["AIRFLOW_CONN_MATHPIX_BENCH"] = json.dumps(
             {"conn_type": "mathpix", "host": url, "password": APP_KEY, "login": APP_ID}
@@ -86,84 +89,110 @@ def main() -> int:
         from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 
         hook = MathpixHook("mathpix_bench")
-        items = (
-            {"source_uri": f"s3://bench/doc-{i}.pdf", "custom_id": f"doc-{i}"} for i in range(args.files)
-        )
-        began = time.perf_counter()
-        job = hook.submit_job(items, job_id="bench-job", max_items_per_request=50_000)
-        print(
-            f"created job {job['job_id']}: {job['file_count']:,} files in {job['calls']} calls, "
-            f"{time.perf_counter() - began:.1f} s"
-        )
-        expected = {f"doc-{i}" for i in range(args.files)}
-        page = args.page_size
+        for n in sizes:
+            results = list_one(hook, url, n, args.page_size, args.repeat, take)
+            print(
+                f"\nlisting {n:,} job files, page size {args.page_size}, best/median of {args.repeat} runs, "
+                f"consumer: {'JSON line per record' if args.manifest else 'none'}"
+            )
+            width = max(len(r["client"]) for r in results)
+            for r in results:
+                print(f"  {r['client']:<{width}}  {r['best']:>10,.0f} records/s  (median {r['median']:,.0f})")
+                result.point(r["client"], n, r["median"])
+            medians = {r["client"]: r["median"] for r in results}
+            if n == sizes[-1] and MPXPY in medians:
+                for name, label in ((SYNC, "sync"), (ASYNC, "async")):
+                    result.rows.append(
+                        Row(
+                            f"List {n:,} job files ({label})",
+                            "records/s",
+                            medians[name],
+                            medians[MPXPY],
+                            "mpxpy files_iter",
+                            medians[FLOOR_SYNC if label == "sync" else FLOOR_ASYNC],
+                            f"plain httpx {label} loop",
+                            goal="ours/anchor >= 1.0",
+                            met=medians[name] >= medians[MPXPY],
+                        )
+                    )
+        hook.close()
+    result.sizes = f"N = {args.sizes}, page size {args.page_size}, median of {args.repeat}"
+    result.emit()
+    return 0
 
-        def hook_sync() -> list[str]:
-            return [take(f) for f in hook.iter_job_files("bench-job", page_size=page)]
 
-        def hook_async() -> list[str]:
-            async def walk() -> list[str]:
-                async with hook:
-                    return [take(f) async for f in hook.aiter_job_files("bench-job", page_size=page)]
+SYNC = "MathpixHook.iter_job_files (sync)"
+ASYNC = "MathpixHook.aiter_job_files (async)"
+MPXPY = "mpxpy FileJob.files_iter (anchor)"
+FLOOR_SYNC = "plain httpx.Client loop (sync floor)"
+FLOOR_ASYNC = "plain httpx.AsyncClient loop (async floor)"
 
-            return asyncio.run(walk())
 
-        def plain_httpx() -> list[str]:
+def list_one(
+    hook: Any, url: str, n: int, page: int, repeat: int, take: Callable[[dict[str, Any]], str]
+) -> list[dict[str, Any]]:
+    """Create a job of ``n`` files, then every client lists it ``repeat`` times, round-robin."""
+    job_id = f"bench-job-{n}"
+    items = ({"source_uri": f"s3://bench/doc-{i}.pdf", "custom_id": f"doc-{i}"} for i in range(n))
+    began = time.perf_counter()
+    job = hook.submit_job(items, job_id=job_id, max_items_per_request=50_000)
+    print(
+        f"created job {job['job_id']}: {job['file_count']:,} files in {job['calls']} calls, "
+        f"{time.perf_counter() - began:.1f} s",
+        flush=True,
+    )
+    expected = {f"doc-{i}" for i in range(n)}
+
+    def hook_sync() -> list[str]:
+        return [take(f) for f in hook.iter_job_files(job_id, page_size=page)]
+
+    def hook_async() -> list[str]:
+        async def walk() -> list[str]:
+            async with hook:
+                return [take(f) async for f in hook.aiter_job_files(job_id, page_size=page)]
+
+        return asyncio.run(walk())
+
+    def plain_httpx() -> list[str]:
+        out: list[str] = []
+        with httpx.Client(base_url=url, headers={"app_key": APP_KEY}) as client:
+            params: dict[str, Any] = {"limit": page}
+            while True:
+                body = client.get(f"/files/v1/jobs/{job_id}/files", params=params).json()
+                out.extend(take(f) for f in body["files"])
+                if not body.get("next_page_token"):
+                    return out
+                params["paging_state"] = body["next_page_token"]
+
+    def plain_httpx_async() -> list[str]:
+        async def walk() -> list[str]:
             out: list[str] = []
-            with httpx.Client(base_url=url, headers={"app_key": APP_KEY}) as client:
+            async with httpx.AsyncClient(base_url=url, headers={"app_key": APP_KEY}) as client:
                 params: dict[str, Any] = {"limit": page}
                 while True:
-                    body = client.get("/files/v1/jobs/bench-job/files", params=params).json()
+                    body = (await client.get(f"/files/v1/jobs/{job_id}/files", params=params)).json()
                     out.extend(take(f) for f in body["files"])
                     if not body.get("next_page_token"):
                         return out
                     params["paging_state"] = body["next_page_token"]
 
-        def plain_httpx_async() -> list[str]:
-            async def walk() -> list[str]:
-                out: list[str] = []
-                async with httpx.AsyncClient(base_url=url, headers={"app_key": APP_KEY}) as client:
-                    params: dict[str, Any] = {"limit": page}
-                    while True:
-                        body = (await client.get("/files/v1/jobs/bench-job/files", params=params)).json()
-                        out.extend(take(f) for f in body["files"])
-                        if not body.get("next_page_token"):
-                            return out
-                        params["paging_state"] = body["next_page_token"]
+        return asyncio.run(walk())
 
-            return asyncio.run(walk())
+    runs: list[tuple[str, Callable[[], list[str]]]] = [(SYNC, hook_sync), (ASYNC, hook_async)]
+    try:
+        from mpxpy.mathpix_client import MathpixClient
 
-        runs: list[tuple[str, Callable[[], list[str]]]] = [
-            ("MathpixHook.iter_job_files (sync)", hook_sync),
-            ("MathpixHook.aiter_job_files (async)", hook_async),
-        ]
-        try:
-            from mpxpy.mathpix_client import MathpixClient
+        mpx_job = MathpixClient(app_id=APP_ID, app_key=APP_KEY, api_url=url).file_job_get(job_id)
 
-            mpx_job = MathpixClient(app_id=APP_ID, app_key=APP_KEY, api_url=url).file_job_get("bench-job")
+        def mpxpy_files_iter() -> list[str]:
+            return [take(f) for f in mpx_job.files_iter(limit=page)]
 
-            def mpxpy_files_iter() -> list[str]:
-                return [take(f) for f in mpx_job.files_iter(limit=page)]
-
-            runs.append(("mpxpy 0.0.23 FileJob.files_iter (baseline)", mpxpy_files_iter))
-        except ImportError:
-            print("mpxpy is not installed (dependency group 'bench'): its baseline is skipped")
-        runs.append(("plain httpx.Client loop (sync floor)", plain_httpx))
-        runs.append(("plain httpx.AsyncClient loop (async floor)", plain_httpx_async))
-
-        results = measure(runs, expected, args.repeat)
-        hook.close()
-
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"\nlisting {args.files:,} job files, page size {page}, best/median of {args.repeat} runs, "
-        f"consumer: {'JSON line per record' if args.manifest else 'none'} "
-        f"({os.cpu_count()} CPUs, load average {load})"
-    )
-    width = max(len(r["client"]) for r in results)
-    for r in results:
-        print(f"  {r['client']:<{width}}  {r['best']:>10,.0f} records/s  (median {r['median']:,.0f})")
-    return 0
+        runs.append((MPXPY, mpxpy_files_iter))
+    except ImportError:
+        print("mpxpy is not installed (dependency group 'bench'): its anchor is skipped")
+    runs.append((FLOOR_SYNC, plain_httpx))
+    runs.append((FLOOR_ASYNC, plain_httpx_async))
+    return measure(runs, expected, repeat)
 
 
 if __name__ == "__main__":

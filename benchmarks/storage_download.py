@@ -1,24 +1,27 @@
-"""Download throughput into S3 (files/s): concurrency 1 beside the default (16), same run.
+"""Wait for + download N outputs (40 ms link) into local disk and S3; store N outputs into S3.
 
 Usage::
 
-    .venv/bin/python benchmarks/storage_download.py [--files 200] [--latency 0.05]
+    .venv/bin/python benchmarks/storage_download.py [--sizes 100,300] [--latency 0.04] [--concurrency 16]
 
-What it measures, and why it is fair:
+What it measures, and the anchors and floors measured in the same run:
 
 - The Mathpix emulator runs in its own process; a moto S3 server subprocess is the
-  destination; the sources are one small PDF served over loopback HTTP.
-- One job of ``--files`` files (``md`` requested) is submitted and waited for before any
-  timing starts.
-- Each timed run is the download engine of ``MathpixDownloadOutputsOperator``
-  (``OutputDownloader`` over ``iter_job_files(status="completed")``), writing ``md`` of
-  every file into a fresh S3 prefix through the amazon provider's ``s3://``
-  ObjectStoragePath -- exactly what the operator's ``execute`` does, minus Airflow's task
-  start-up. Every run must write every output, or the script fails.
-- Two settings of the emulator: no added latency (loopback: the floor of per-request
-  cost), and ``--latency`` seconds added to each download (closer to a real API across a
-  network), where concurrency matters most. A rerun of the default run into the same
-  prefix (every output present with the same size: skipped) is reported too.
+  bucket; the sources are one small PDF served over loopback HTTP. One job of N files
+  (``md`` requested) is submitted and completed before any timing starts.
+- *Wait + download, 40 ms link* (every output GET takes ``--latency`` longer, as across
+  a network): ours is one ``get_job`` (the wait) then the download engine of
+  ``MathpixDownloadOutputsOperator`` (``OutputDownloader`` over the completed files,
+  ``--concurrency`` at once), into a local directory and into ``s3://``. The anchor is
+  Mathpix's client mpxpy used as its docs show, sequentially: per file
+  ``File.wait_until_complete()`` then ``save_file(..., "md")`` (local) or
+  ``bytes_result("md")`` + boto3 ``put_object`` (S3). The floor is the link itself:
+  ``N x latency / concurrency``.
+- *Store, no latency*: ours is the same engine into ``s3://`` (GET from the emulator +
+  PUT); the anchors are plain boto3 ``put_object`` from ``--concurrency`` threads and an
+  s3fs async ``_pipe_file`` pipeline bounded at ``--concurrency``, of the same bytes
+  (PUT only: the floor of the store step).
+- Every run must write every output or the script fails.
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ import http.server
 import io
 import json
 import os
+import statistics
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +47,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _emulator import emulator_process  # noqa: E402
-from storage_prefix_submit import APP_KEY  # noqa: E402
+from _measure import Result, Row  # noqa: E402
 
+APP_KEY = "bench-app-key"
+APP_ID = "bench-app-id"
 OUT_BUCKET = "bench-out"
 
 
@@ -75,79 +84,257 @@ def serve_pdf() -> tuple[str, http.server.ThreadingHTTPServer]:
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
-def run_download(hook: Any, job_id: str, prefix: str, concurrency: int) -> tuple[float, Any]:
+def ours(hook: Any, job_id: str, destination: str, concurrency: int) -> float:
+    """The operator's path: confirm the job is complete, then the download engine."""
     from airflow_provider_mathpix.operators.outputs import OutputDownloader, _job_targets
     from airflow_provider_mathpix.storage import to_object_storage_path
 
-    dest = to_object_storage_path(prefix)
-    downloader = OutputDownloader(
-        hook, dest, prefix, ["md"], concurrency=concurrency, format_poll_interval=0.1
-    )
     began = time.perf_counter()
+    if hook.get_job(job_id)["status"] != "completed":
+        raise SystemExit("the job is not complete")
+    downloader = OutputDownloader(
+        hook,
+        to_object_storage_path(destination),
+        destination,
+        ["md"],
+        concurrency=concurrency,
+        format_poll_interval=0.1,
+    )
     totals = asyncio.run(downloader.run(_job_targets(hook, job_id)))
-    return time.perf_counter() - began, totals
+    elapsed = time.perf_counter() - began
+    if totals.written != totals.files or totals.failed:
+        raise SystemExit(f"wrote {totals.written}/{totals.files}, failed {totals.failed}")
+    return elapsed
+
+
+def mpxpy_sequential(url: str, job_id: str, sink: Callable[[Any, str], None]) -> float:
+    """Mathpix's client as documented: one file after the other, wait then download."""
+    from mpxpy.file import File
+    from mpxpy.mathpix_client import MathpixClient
+
+    client = MathpixClient(app_id=APP_ID, app_key=APP_KEY, api_url=url)
+    began = time.perf_counter()
+    for record in client.file_job_get(job_id).files_iter():
+        mpx_file = File(client.auth, record["file_id"])
+        if not mpx_file.wait_until_complete(timeout=60):
+            raise SystemExit(f"mpxpy: {record['file_id']} did not complete")
+        sink(mpx_file, record.get("custom_id") or record["file_id"])
+    return time.perf_counter() - began
+
+
+def boto3_client(s3: Any, concurrency: int) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    cfg = s3.bucket_store_config["s3"]
+    return boto3.client(
+        "s3",
+        endpoint_url=cfg["endpoint_url"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+        config=Config(max_pool_connections=concurrency),
+    )
+
+
+def boto3_puts(client: Any, prefix: str, bodies: list[bytes], concurrency: int) -> float:
+    began = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(
+            pool.map(
+                lambda i: client.put_object(Bucket=OUT_BUCKET, Key=f"{prefix}/doc-{i}.md", Body=bodies[i]),
+                range(len(bodies)),
+            )
+        )
+    return time.perf_counter() - began
+
+
+def s3fs_pipe(s3: Any, prefix: str, bodies: list[bytes], concurrency: int) -> float:
+    import s3fs
+
+    cfg = s3.bucket_store_config["s3"]
+
+    async def run() -> float:
+        fs = s3fs.S3FileSystem(
+            key="testing",
+            secret="testing",
+            client_kwargs={"endpoint_url": cfg["endpoint_url"], "region_name": "us-east-1"},
+            asynchronous=True,
+            skip_instance_cache=True,
+        )
+        session = await fs.set_session()
+        slots = asyncio.Semaphore(concurrency)
+
+        async def put(i: int) -> None:
+            async with slots:
+                await fs._pipe_file(f"{OUT_BUCKET}/{prefix}/doc-{i}.md", bodies[i])
+
+        began = time.perf_counter()
+        await asyncio.gather(*(put(i) for i in range(len(bodies))))
+        elapsed = time.perf_counter() - began
+        await session.close()
+        return elapsed
+
+    return asyncio.run(run())
+
+
+def median_of(repeat: int, run: Callable[[int], float]) -> float:
+    return statistics.median(run(i) for i in range(repeat))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=200)
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds added per download")
+    parser.add_argument("--sizes", default="100,300", help="comma-separated file counts (N)")
+    parser.add_argument("--latency", type=float, default=0.04, help="seconds added to each output GET")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=1, help="median of this many timed runs")
     args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    c = args.concurrency
 
     import httpx
 
     from airflow_provider_mathpix.testing.storage_servers import create_bucket, moto_s3_server
 
     pdf_url, pdf_server = serve_pdf()
-    with moto_s3_server() as s3, emulator_process() as (url, _pid):
+    wait = Result(
+        "storage_download",
+        f"Wait for + download N outputs over a {args.latency * 1000:.0f} ms link",
+        ylabel="seconds (lower is better)",
+    )
+    store = Result(
+        "storage_store",
+        "Store N outputs into S3 (moto), no added latency",
+        ylabel="outputs/s (higher is better)",
+    )
+    with moto_s3_server() as s3, emulator_process() as (url, _pid), tempfile.TemporaryDirectory() as local:
         os.environ.update(s3.airflow_env)
         os.environ["AIRFLOW_CONN_MATHPIX_DEFAULT"] = json.dumps(
-            {"conn_type": "mathpix", "host": url, "password": APP_KEY}
+            {"conn_type": "mathpix", "host": url, "password": APP_KEY, "login": APP_ID}
         )
         create_bucket(s3, OUT_BUCKET)
+        boto = boto3_client(s3, c)
         from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 
         hook = MathpixHook()
-        items = ({"source_uri": f"{pdf_url}/doc-{i}.pdf", "custom_id": f"doc-{i}"} for i in range(args.files))
-        job = hook.submit_job(items, job_id="bench-download", conversion_formats={"md": True})
-        while hook.get_job(job["job_id"])["status"] != "completed":
-            time.sleep(0.2)
+        jobs: dict[int, str] = {}
+        for n in sizes:
+            items = ({"source_uri": f"{pdf_url}/doc-{i}.pdf", "custom_id": f"doc-{i}"} for i in range(n))
+            jobs[n] = hook.submit_job(items, job_id=f"bench-download-{n}", conversion_formats={"md": True})[
+                "job_id"
+            ]
+        for job_id in jobs.values():
+            while hook.get_job(job_id)["status"] != "completed":
+                time.sleep(0.2)
         time.sleep(0.5)  # formats finish just after their file
-
-        # Untimed warm-up: imports, the S3 filesystem, connection pools.
-        run_download(hook, job["job_id"], s3.uri(OUT_BUCKET, "warm-up"), 16)
-        rows = []
-        for latency in (0.0, args.latency):
-            faults = (
-                []
-                if not latency
-                else [{"method": "GET", "path": "/files/v1/*.md", "kind": "latency", "latency": latency}]
-            )
-            httpx.put(f"{url}/_emulator/faults", json=faults).raise_for_status()
-            for concurrency in (1, 16):
-                prefix = s3.uri(OUT_BUCKET, f"lat{latency}/c{concurrency}")
-                seconds, totals = run_download(hook, job["job_id"], prefix, concurrency)
-                if totals.written != args.files or totals.failed:
-                    raise SystemExit(f"wrote {totals.written}/{args.files}, failed {totals.failed}")
-                rows.append((latency, concurrency, "write", seconds))
-                if concurrency == 16:
-                    seconds, totals = run_download(hook, job["job_id"], prefix, concurrency)
-                    if totals.skipped != args.files:
-                        raise SystemExit(f"rerun skipped {totals.skipped}/{args.files}")
-                    rows.append((latency, concurrency, "rerun (all skipped)", seconds))
-        pdf_server.shutdown()
-
-    print(f"{args.files} files, md each, into s3:// (moto), emulator in its own process")
-    base: dict[float, float] = {}
-    for latency, concurrency, kind, seconds in rows:
-        rate = args.files / seconds
-        if concurrency == 1:
-            base[latency] = rate
-        extra = f"  ({rate / base[latency]:.1f}x concurrency 1)" if concurrency != 1 else "  (baseline)"
-        print(
-            f"added latency {latency * 1000:>4.0f} ms, concurrency {concurrency:>2}, {kind:<20}: "
-            f"{rate:7.1f} files/s{extra}"
+        body = hook.download_output(
+            next(iter(hook.iter_job_files(jobs[sizes[0]], status="completed")))["file_id"], "md"
         )
+        ours(hook, jobs[sizes[0]], s3.uri(OUT_BUCKET, "warm-up"), c)  # imports, pools, the S3 filesystem
+
+        def set_latency(seconds: float) -> None:
+            rules = [{"method": "GET", "path": "/files/v1/*.md", "kind": "latency", "latency": seconds}]
+            httpx.put(f"{url}/_emulator/faults", json=rules if seconds else []).raise_for_status()
+
+        run_no = iter(range(10**6))
+        for n in sizes:
+            job_id = jobs[n]
+            set_latency(args.latency)
+            floor = n * args.latency / c
+            for where in ("local disk", "S3"):
+
+                def dest(tag: str, n: int = n, where: str = where) -> str:
+                    key = f"{tag}-{n}-{next(run_no)}"
+                    return f"file://{local}/{key}" if where == "local disk" else s3.uri(OUT_BUCKET, key)
+
+                def to_local(mpx_file: Any, name: str, n: int = n) -> None:
+                    directory = Path(local) / f"mpxpy-{n}"
+                    directory.mkdir(exist_ok=True)
+                    mpx_file.save_file(str(directory / f"{name}.md"), "md")
+
+                def to_s3(mpx_file: Any, name: str, n: int = n) -> None:
+                    boto.put_object(
+                        Bucket=OUT_BUCKET, Key=f"mpxpy-{n}/{name}.md", Body=mpx_file.bytes_result("md")
+                    )
+
+                provider = median_of(args.repeat, lambda _, j=job_id, d=dest: ours(hook, j, d("ours"), c))
+                anchor = median_of(
+                    args.repeat,
+                    lambda _, j=job_id, sink=to_local if where == "local disk" else to_s3: mpxpy_sequential(
+                        url, j, sink
+                    ),
+                )
+                ratio = anchor / provider
+                wait.point(f"ours into {where}", n, provider)
+                wait.point(f"mpxpy sequential into {where}", n, anchor)
+                if where == "local disk":
+                    wait.point(f"floor N x RTT / {c}", n, floor)
+                if n == sizes[-1]:
+                    wait.rows.append(
+                        Row(
+                            f"Wait for + download {n:,} outputs, {args.latency * 1000:.0f} ms link, "
+                            f"into {where}",
+                            "s",
+                            provider,
+                            anchor,
+                            "mpxpy sequential",
+                            floor,
+                            f"ideal N x RTT/{c}",
+                            higher_is_better=False,
+                            goal="ours/anchor <= 0.04 (25x faster), ours/floor <= 1.5"
+                            if where == "local disk"
+                            else "ours/anchor <= 0.04 (25x faster)",
+                            met=ratio >= 25 and (where != "local disk" or provider <= 1.5 * floor),
+                        )
+                    )
+                print(
+                    f"N={n:,} {where}: ours {provider:.2f} s, mpxpy {anchor:.2f} s ({ratio:.1f}x), "
+                    f"ideal {floor:.2f} s ({provider / floor:.1f}x ideal)",
+                    flush=True,
+                )
+
+            set_latency(0.0)
+            bodies = [body] * n
+            provider_rate = n / median_of(
+                args.repeat,
+                lambda _, j=job_id, n=n: ours(hook, j, s3.uri(OUT_BUCKET, f"store-{n}-{next(run_no)}"), c),
+            )
+            boto_rate = n / median_of(
+                args.repeat, lambda _, n=n, b=bodies: boto3_puts(boto, f"boto3-{n}-{next(run_no)}", b, c)
+            )
+            pipe_rate = n / median_of(
+                args.repeat, lambda _, n=n, b=bodies: s3fs_pipe(s3, f"s3fs-{n}-{next(run_no)}", b, c)
+            )
+            best = max(boto_rate, pipe_rate)
+            store.point("ours (GET + PUT)", n, provider_rate)
+            store.point("boto3 PUT threads", n, boto_rate)
+            store.point("s3fs async pipe", n, pipe_rate)
+            print(
+                f"N={n:,} store: ours {provider_rate:.1f}/s, boto3 {boto_rate:.1f}/s, "
+                f"s3fs pipe {pipe_rate:.1f}/s "
+                f"({provider_rate / best:.2f}x the faster)",
+                flush=True,
+            )
+            if n == sizes[-1]:
+                store.rows.append(
+                    Row(
+                        f"Store {n:,} outputs into S3, c={c}, no latency",
+                        "outputs/s",
+                        provider_rate,
+                        boto_rate,
+                        "plain boto3 PUT",
+                        pipe_rate,
+                        "s3fs async pipe",
+                        goal="ours >= 0.8x the faster of anchor and floor",
+                        met=provider_rate >= 0.8 * best,
+                    )
+                )
+        hook.close()
+        pdf_server.shutdown()
+    sizes_text = f"N = {args.sizes}, concurrency {c}, median of {args.repeat}"
+    wait.sizes = store.sizes = sizes_text
+    wait.emit()
+    store.emit()
     return 0
 
 

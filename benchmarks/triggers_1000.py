@@ -1,26 +1,32 @@
-"""1,000 concurrent MathpixJobTriggers in one asyncio loop, as the triggerer runs them.
+"""N concurrent MathpixJobTriggers in one asyncio loop, beside N bare httpx coroutines.
 
 Usage::
 
-    .venv/bin/python benchmarks/triggers_1000.py [--triggers 1000] [--baseline 10] [--job-seconds 10]
+    .venv/bin/python benchmarks/triggers_1000.py [--sizes 100,1000] [--job-seconds 10] [--poll-interval 2]
 
-What it measures, and the baseline it prints beside it:
+What it measures, and the floor it prints beside it:
 
-- The emulator runs in its OWN process (``python -m airflow_provider_mathpix.testing``) so
-  its memory and CPU never count against the triggers.
-- A small PDF is served over loopback; one single-file job per trigger is submitted up
-  front (the emulator fetches the shared source once, then holds every file ``pending``
-  for ``--job-seconds``), so every trigger polls several times before its job completes.
-- Each scenario runs in a FRESH child process: rebuilt from ``serialize()`` (as the
-  triggerer does), the triggers' ``run()`` generators are driven concurrently in one
-  asyncio loop until each yields its single event. The child reports its peak RSS
-  (``ru_maxrss``), its RSS once Airflow and the provider are imported (before any
-  trigger), and the CPU seconds its loop used; the emulator's request counter gives the
-  number of polls.
-- Baselines in the same run: the same scenario with ``--baseline`` triggers, and the
-  same ``--triggers`` with every client loading its own CA bundle (``verify=True``, what
-  ``httpx.AsyncClient()`` does by default) instead of the hook's one shared TLS context.
-  The figures to compare are RSS per trigger and CPU milliseconds per poll.
+- The emulator runs in its OWN process, so its memory and CPU never count. Each job
+  holds its one file ``pending`` for ``--job-seconds``, so every waiter polls several
+  times before its job completes.
+- Each scenario runs in a FRESH child process which imports everything, reports ready,
+  and only then are its N single-file jobs submitted (so the jobs' clocks start when the
+  waiters can poll). The child then runs all N waiters concurrently in one loop until
+  each has its answer, and reports: CPU seconds of the loop, its RSS once imports are
+  done, its own peak RSS (``VmHWM`` from ``/proc/self/status``; never ``ru_maxrss``,
+  which Linux carries across fork+exec), the event loop's stalls (a 10 ms ticker's
+  lateness: p99 and worst) and the full (gen 2) garbage collections with the longest.
+  The emulator's request counter gives the number of polls.
+- Ours: ``MathpixJobTrigger`` rebuilt from ``serialize()`` (as the triggerer does), its
+  ``run()`` driven to the first event. The floor: N bare coroutines, each with its own
+  ``httpx.AsyncClient`` (one shared TLS context), doing ``GET /files/v1/jobs/{id}``,
+  parsing the JSON and sleeping the same interval until the job is terminal.
+- ``bare+jitter``: the same bare coroutines with the triggers' poll spread (random first
+  delay, jittered waits), which gives up the lockstep wake-ups of plain bare coroutines:
+  what is left between it and ours is the trigger's own work.
+- At the largest N (unless ``--no-freeze``): ours with ``gc.freeze()`` after the imports (what
+  docs/triggers.md recommends for a triggerer running thousands of triggers).
+- Logging is disabled in the child (a triggerer logs to files; this measures the loop).
 """
 
 from __future__ import annotations
@@ -29,19 +35,24 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import http.server
 import json
 import os
-import resource
+import random
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from _emulator import emulator_process
+from _measure import Result, Row, cpu_seconds, peak_rss_mb, reset_peak_rss, rss_mb
 
 APP_KEY = "bench-app-key"
 
@@ -83,142 +94,268 @@ def _conn_env(url: str) -> dict[str, str]:
 
 
 def scenario(
-    url: str, source: str, n: int, poll_interval: float, job_seconds: float, own_tls: bool = False
+    url: str, source: str, n: int, mode: str, poll_interval: float, job_seconds: float
 ) -> dict[str, Any]:
-    """Submit ``n`` jobs, then run ``n`` triggers in a fresh child process."""
+    """Start a child, submit ``n`` jobs once it is ready, let it wait them out; its figures."""
+    import logging
+
     os.environ.update(_conn_env(url))
+    logging.disable(logging.INFO)  # one "submitted" line per job would bury the figures
     from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 
     _control(url, "POST", "/_emulator/reset")
-    job_ids = [f"bench-{n}-{i}" for i in range(n)]
+    job_ids = [f"bench-{mode.replace(' ', '-').replace('+', '-')}-{n}-{i}" for i in range(n)]
+    spec = {"jobs": job_ids, "poll_interval": poll_interval, "mode": mode, "url": url}
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        env={**os.environ, **_conn_env(url)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"child failed to start:\n{child.communicate()[1][-4000:]}")
     with MathpixHook("mathpix_bench") as hook:
         for job_id in job_ids:
             hook.submit_job([{"source_uri": source, "custom_id": "doc"}], job_id=job_id)
     before = _control(url, "GET", "/_emulator/stats")["requests"]
-    child = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--child",
-            json.dumps({"jobs": job_ids, "poll_interval": poll_interval, "own_tls": own_tls}),
-        ],
-        env={**os.environ, **_conn_env(url)},
-        capture_output=True,
-        text=True,
-        timeout=job_seconds * 20 + 600,
-        check=False,
-    )
+    out, err = child.communicate("go\n", timeout=job_seconds * 20 + 600)
     if child.returncode != 0:
-        raise RuntimeError(f"child failed:\n{child.stderr[-4000:]}")
-    report = json.loads(child.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"child failed:\n{err[-4000:]}")
+    report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     report["polls"] = _control(url, "GET", "/_emulator/stats")["requests"] - before
-    report["tls"] = "per client" if own_tls else "shared"
+    report["mode"] = mode
     return report
 
 
+async def _bare_wait(client: Any, job_id: str, interval: float, jitter: bool) -> dict[str, Any]:
+    from airflow_provider_mathpix.triggers.mathpix import FIRST_POLL_SPREAD_MAX, POLL_JITTER
+
+    if jitter:  # the triggers' spread, so that only the trigger's own work differs
+        await asyncio.sleep(random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX)))
+    while True:
+        record = (await client.get(f"/files/v1/jobs/{job_id}")).json()
+        if record["status"] in ("completed", "error"):
+            return {"status": "success"}
+        await asyncio.sleep(interval * (random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER) if jitter else 1))
+
+
 def child(spec: dict[str, Any]) -> None:
-    """Run the triggers in this process and print one JSON line of figures."""
+    """Run the waiters in this process and print one JSON line of figures."""
     import logging
 
-    logging.disable(logging.CRITICAL)  # a triggerer logs to files; here logging would dominate
+    import httpx
+
+    logging.disable(logging.CRITICAL)
     from airflow.sdk._shared.module_loading import import_string
 
+    from airflow_provider_mathpix.hooks._transport import ssl_context
     from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
-    if spec.get("own_tls"):
-        # The counterfactual: each client builds its own TLS context, as httpx does by default.
-        import httpx
-
-        from airflow_provider_mathpix.hooks import mathpix as hook_module
-
-        shared = hook_module.client_kwargs
-        hook_module.client_kwargs = lambda settings, **kw: shared(  # type: ignore[assignment]
-            settings, **{**kw, "tls": httpx.create_ssl_context()}
-        )
-    rss_after_import = _rss_now_mb()
+    mode = spec["mode"]
+    gc.collect()
+    if mode == "ours+gc.freeze":
+        gc.freeze()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    reset_peak_rss()
+    rss_after_import = rss_mb()
+    interval = spec["poll_interval"]
     end_time = time.time() + 3600
     triggers = []
-    for job_id in spec["jobs"]:
-        classpath, kwargs = MathpixJobTrigger(
-            job_id, "mathpix_bench", poll_interval=spec["poll_interval"], end_time=end_time
-        ).serialize()
-        triggers.append(import_string(classpath)(**kwargs))
+    if mode.startswith("ours"):
+        for job_id in spec["jobs"]:
+            classpath, kwargs = MathpixJobTrigger(
+                job_id, "mathpix_bench", poll_interval=interval, end_time=end_time
+            ).serialize()
+            triggers.append(import_string(classpath)(**kwargs))
+
+    full_gcs: list[float] = []
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            full_gcs.append(time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(on_gc)
 
     async def first_event(trigger: Any) -> dict[str, Any]:
         async for event in trigger.run():
             return dict(event.payload)
         raise RuntimeError("trigger ended without an event")
 
-    async def main() -> list[dict[str, Any]]:
-        return await asyncio.gather(*(first_event(t) for t in triggers))
+    async def bare(job_id: str) -> dict[str, Any]:
 
-    cpu0 = _cpu_seconds()
+        async with httpx.AsyncClient(
+            base_url=spec["url"], headers={"app_key": APP_KEY}, verify=ssl_context()
+        ) as client:
+            return await _bare_wait(client, job_id, interval, jitter=mode == "bare+jitter")
+
+    stalls: list[float] = []
+
+    async def ticker(done: asyncio.Event) -> None:
+        tick = 0.01
+        while not done.is_set():
+            began = time.perf_counter()
+            await asyncio.sleep(tick)
+            stalls.append(time.perf_counter() - began - tick)
+
+    async def main() -> list[dict[str, Any]]:
+        done = asyncio.Event()
+        watch = asyncio.create_task(ticker(done))
+        if mode.startswith("ours"):
+            events = await asyncio.gather(*(first_event(t) for t in triggers))
+        else:
+            events = await asyncio.gather(*(bare(j) for j in spec["jobs"]))
+        done.set()
+        await watch
+        return events
+
+    cpu0 = cpu_seconds()
     wall0 = time.monotonic()
     events = asyncio.run(main())
     wall = time.monotonic() - wall0
-    cpu = _cpu_seconds() - cpu0
-    statuses = sorted({e["status"] for e in events})
+    cpu = cpu_seconds() - cpu0
+    stalls.sort()
     print(
         json.dumps(
             {
-                "triggers": len(triggers),
-                "statuses": statuses,
+                "triggers": len(events),
+                "statuses": sorted({e["status"] for e in events}),
                 "wall_s": round(wall, 2),
                 "cpu_s": round(cpu, 3),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-                "rss_after_import_mb": round(rss_after_import, 1),
+                "peak_rss_mb": round(peak_rss_mb(), 2),
+                "rss_after_import_mb": round(rss_after_import, 2),
+                "stall_p99_ms": round(1000 * stalls[int(0.99 * (len(stalls) - 1))], 1),
+                "stall_max_ms": round(1000 * stalls[-1], 1),
+                "full_gcs": len(full_gcs),
+                "longest_full_gc_ms": round(1000 * max(full_gcs, default=0.0), 1),
             }
         )
     )
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _rss_now_mb() -> float:
-    import psutil
-
-    return float(psutil.Process().memory_info().rss) / (1024 * 1024)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--triggers", type=int, default=1000)
-    parser.add_argument("--baseline", type=int, default=10)
-    parser.add_argument("--job-seconds", type=float, default=30.0, help="how long each job stays pending")
+    parser.add_argument("--sizes", default="100,1000", help="comma-separated trigger counts")
+    parser.add_argument("--job-seconds", type=float, default=10.0, help="how long each job stays pending")
     parser.add_argument("--poll-interval", type=float, default=2.0)
+    parser.add_argument("--no-freeze", action="store_true", help="skip the gc.freeze() scenario")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(json.loads(args.child))
         return 0
 
-    rows = []
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows: list[dict[str, Any]] = []
     emulator_args = ("--time-per-file", str(args.job_seconds), "--time-per-page", "0", "--format-lag", "0")
     with emulator_process(*emulator_args) as (url, _pid), pdf_source() as source:
-        for n, own_tls in ((args.baseline, False), (args.triggers, False), (args.triggers, True)):
-            report = scenario(url, source, n, args.poll_interval, args.job_seconds, own_tls)
-            if report["statuses"] != ["success"]:
-                raise SystemExit(f"unexpected events with {n} triggers: {report['statuses']}")
-            rows.append(report)
+        for n in sizes:
+            modes = ["bare httpx", "bare+jitter", "ours"]
+            modes += ["ours+gc.freeze"] if n == sizes[-1] and not args.no_freeze else []
+            for mode in modes:
+                report = scenario(url, source, n, mode, args.poll_interval, args.job_seconds)
+                if report["statuses"] != ["success"]:
+                    raise SystemExit(f"unexpected events with {n} {mode}: {report['statuses']}")
+                rows.append(report)
+                print(json.dumps(report), flush=True)
+
     print(
-        f"\n{args.triggers} vs {args.baseline} MathpixJobTriggers in one asyncio loop "
-        f"(jobs pending {args.job_seconds:g} s, poll every {args.poll_interval:g} s)\n"
+        f"\nN waiters in one asyncio loop (jobs pending {args.job_seconds:g} s, poll every "
+        f"{args.poll_interval:g} s)\n"
     )
-    header = (
-        f"{'triggers':>8} {'TLS context':>11} {'polls':>7} {'wall s':>7} {'CPU s':>7} {'CPU ms/poll':>11} "
-        f"{'peak RSS MB':>11} {'RSS at import':>13} {'MB/trigger':>10}"
+    print(
+        f"{'N':>6} {'waiters':>15} {'polls':>6} {'CPU s':>6} {'CPU ms/poll':>11} {'peak MB':>8} "
+        f"{'KB/waiter':>9} {'stall p99 ms':>12} {'worst ms':>8} {'full GCs':>8} {'longest GC ms':>13}"
     )
-    print(header)
     for r in rows:
-        per_poll = 1000 * r["cpu_s"] / max(r["polls"], 1)
-        per_trigger = (r["peak_rss_mb"] - r["rss_after_import_mb"]) / r["triggers"]
+        r["ms_per_poll"] = 1000 * r["cpu_s"] / max(r["polls"], 1)
+        r["kb_per_waiter"] = 1024 * (r["peak_rss_mb"] - r["rss_after_import_mb"]) / r["triggers"]
         print(
-            f"{r['triggers']:>8} {r['tls']:>11} {r['polls']:>7} {r['wall_s']:>7} {r['cpu_s']:>7} "
-            f"{per_poll:>11.3f} {r['peak_rss_mb']:>11} {r['rss_after_import_mb']:>13} {per_trigger:>10.3f}"
+            f"{r['triggers']:>6} {r['mode']:>15} {r['polls']:>6} {r['cpu_s']:>6} {r['ms_per_poll']:>11.3f} "
+            f"{r['peak_rss_mb']:>8} {r['kb_per_waiter']:>9.1f} {r['stall_p99_ms']:>12} "
+            f"{r['stall_max_ms']:>8} {r['full_gcs']:>8} {r['longest_full_gc_ms']:>13}"
         )
+
+    def pick(n: int, mode: str) -> dict[str, Any]:
+        return next(r for r in rows if r["triggers"] == n and r["mode"] == mode)
+
+    cpu = Result(
+        "triggers_cpu", "CPU per poll of N waiting triggers", ylabel="CPU ms per poll (lower is better)"
+    )
+    mem = Result("triggers_rss", "Peak RSS per waiting trigger", ylabel="KB per waiter (lower is better)")
+    stall = Result(
+        "triggers_stall", "Worst event-loop stalls (p99 of a 10 ms ticker)", ylabel="ms (lower is better)"
+    )
+    for r in rows:
+        cpu.point(r["mode"], r["triggers"], r["ms_per_poll"])
+        mem.point(r["mode"], r["triggers"], r["kb_per_waiter"])
+        stall.point(r["mode"], r["triggers"], r["stall_p99_ms"])
+    n = sizes[-1]
+    floor, ours = pick(n, "bare httpx"), pick(n, "ours")
+    cpu.rows.append(
+        Row(
+            f"{n:,} MathpixJobTriggers in one loop: CPU per poll",
+            "ms",
+            ours["ms_per_poll"],
+            floor=floor["ms_per_poll"],
+            floor_name="bare httpx coroutines",
+            higher_is_better=False,
+            goal="ours/floor <= 1.1",
+            met=ours["ms_per_poll"] <= 1.1 * floor["ms_per_poll"],
+        )
+    )
+    mem.rows.append(
+        Row(
+            f"{n:,} MathpixJobTriggers: RSS per trigger",
+            "KB",
+            ours["kb_per_waiter"],
+            floor=floor["kb_per_waiter"],
+            floor_name="bare httpx coroutines",
+            higher_is_better=False,
+            goal="<= 64 KB",
+            met=ours["kb_per_waiter"] <= 64,
+        )
+    )
+    jittered = pick(n, "bare+jitter")
+    cpu.rows[-1].note = (
+        f"bare coroutines with the triggers' poll spread: {jittered['ms_per_poll']:.3g} ms, "
+        f"ours/that {ours['ms_per_poll'] / jittered['ms_per_poll']:.2f}"
+    )
+    note = (
+        f"full GCs: ours {ours['full_gcs']} (longest {ours['longest_full_gc_ms']} ms), "
+        f"bare {floor['full_gcs']}"
+    )
+    if any(r["mode"] == "ours+gc.freeze" for r in rows):
+        frozen = pick(n, "ours+gc.freeze")
+        note += (
+            f"; with gc.freeze(): p99 {frozen['stall_p99_ms']} ms, {frozen['full_gcs']} full GCs "
+            f"(longest {frozen['longest_full_gc_ms']} ms)"
+        )
+    stall.rows.append(
+        Row(
+            f"{n:,} triggers: worst event-loop stall (p99)",
+            "ms",
+            ours["stall_p99_ms"],
+            floor=floor["stall_p99_ms"],
+            floor_name="bare coroutines",
+            higher_is_better=False,
+            goal="ours/floor <= 1.2",
+            met=ours["stall_p99_ms"] <= 1.2 * max(floor["stall_p99_ms"], 1.0),
+            note=note,
+        )
+    )
+    sizes_text = f"N = {args.sizes}, jobs pending {args.job_seconds:g} s, poll every {args.poll_interval:g} s"
+    for result in (cpu, mem, stall):
+        result.sizes = sizes_text
+        result.emit()
     return 0
 
 

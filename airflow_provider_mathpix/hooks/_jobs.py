@@ -5,6 +5,7 @@ Split from the hook so the sync and async paths share it and it is testable alon
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,6 @@ from airflow_provider_mathpix.ids import custom_id_from_uri
 from airflow_provider_mathpix.models import (
     ApiRequest,
     JobItemChecker,
-    chunked,
     job_options,
     new_job_id,
     submit_job_request,
@@ -69,14 +69,20 @@ class JobPlan:
     def requests(self) -> Iterator[ApiRequest]:
         """One validated request per chunk; counts what was handed out."""
         checker = JobItemChecker(needs_destination=self._needs_destination)
-        for chunk in chunked(self._items, self.chunk_size):
-            if self._prevalidated:  # checked whole in __init__: only drop unset (None) fields
-                files = [{k: v for k, v in item.items() if v is not None} for item in chunk]
-            else:
-                files = [checker.check(item, self.file_count + offset) for offset, item in enumerate(chunk)]
+        items = iter(self._items)
+        # Each item is checked (or trimmed) as it is taken from the stream: a chunk exists
+        # once, as the request's list, never also as a list of the raw items.
+        while files := [
+            {k: v for k, v in item.items() if v is not None}
+            if self._prevalidated  # checked whole in __init__: only drop unset (None) fields
+            else checker.check(item, self.file_count + offset)
+            for offset, item in enumerate(itertools.islice(items, self.chunk_size))
+        ]:
+            count = len(files)
             yield submit_job_request(self.job_id, files, self.options)
+            del files  # the caller holds the request; the next chunk is built without this one
             self.calls += 1
-            self.file_count += len(files)
+            self.file_count += count
         if self.file_count == 0:
             raise MathpixValidationError("items must contain at least one item")
 

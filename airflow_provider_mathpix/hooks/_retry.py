@@ -9,9 +9,11 @@ call: every attempt (see :class:`CallBudget`) and every single wait.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -120,5 +122,32 @@ def retrying(settings: ClientSettings, logger: Any, budget: CallBudget) -> tenac
     return tenacity.Retrying(**retry_kwargs(settings, logger, budget))
 
 
-def aretrying(settings: ClientSettings, logger: Any, budget: CallBudget) -> tenacity.AsyncRetrying:
-    return tenacity.AsyncRetrying(**retry_kwargs(settings, logger, budget))
+T = TypeVar("T")
+
+
+async def acall_retrying(
+    settings: ClientSettings, logger: Any, budget: CallBudget, attempt: Callable[[], Awaitable[T]]
+) -> T:
+    """``await attempt()`` under the policy of :func:`retry_kwargs`, as a plain loop.
+
+    The same stop rules (attempts; the wait ahead using up the budget), the same waits
+    and the same warning as the tenacity form; written out because the async path serves
+    triggers, where a successful poll must cost nothing beyond the request (tenacity
+    inspects its callbacks on every call).
+    """
+    number = 1
+    while True:
+        try:
+            return await attempt()
+        except Exception as exc:
+            if not should_retry(exc) or number >= settings.max_retries + 1:
+                raise
+            retry_after = getattr(exc, "retry_after", None)
+            wait = max(0.0, min(backoff_seconds(number, settings.retry_max_wait, retry_after), budget.left()))
+            if budget.left() - wait <= 0:
+                raise
+            logger.warning(
+                "Mathpix call failed (%s); retry %d/%d in %.2f s", exc, number, settings.max_retries, wait
+            )
+            await asyncio.sleep(wait)
+            number += 1

@@ -28,7 +28,7 @@ from airflow_provider_mathpix.hooks._connection import (
 )
 from airflow_provider_mathpix.hooks._io import DownloadSink, PathOrFile, UploadSource
 from airflow_provider_mathpix.hooks._jobs import JobPlan
-from airflow_provider_mathpix.hooks._retry import CallBudget, aretrying, retrying
+from airflow_provider_mathpix.hooks._retry import CallBudget, acall_retrying, retrying
 from airflow_provider_mathpix.hooks._send import asend, send
 from airflow_provider_mathpix.hooks._transport import client_kwargs
 from airflow_provider_mathpix.models import ApiRequest
@@ -266,7 +266,7 @@ class MathpixHook(BaseHook):
                     raise
                 raise reported from None
 
-        return await aretrying(settings, self.log, budget)(attempt)
+        return await acall_retrying(settings, self.log, budget, attempt)
 
     def _pages(self, build: PageBuilder, key: str) -> Iterator[dict[str, Any]]:
         token: str | None = None
@@ -461,6 +461,7 @@ class MathpixHook(BaseHook):
         for req in plan.requests():
             self._call(req)
             self._log_chunk(plan, req)
+            del req  # the next chunk is built without this one still alive
         self.log.info(_job_summary(plan))
         return plan.result()
 
@@ -476,6 +477,7 @@ class MathpixHook(BaseHook):
             for req in plan.requests():
                 await self._acall(req)
                 self._log_chunk(plan, req)
+                del req  # the next chunk is built without this one still alive
         self.log.info(_job_summary(plan))
         return plan.result()
 

@@ -1,0 +1,109 @@
+"""What a download into a bucket asks of the store: one listing, one PUT per output, no HEAD.
+
+A counting loopback proxy sits in front of moto (the real S3 emulator) and records every
+request the download makes; the connection under test points at the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import threading
+import urllib.parse
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.operators._download import OutputDownloader, _job_targets
+from airflow_provider_mathpix.testing.storage_servers import StorageServer, list_keys, s3_connection_env
+
+from .test_download import N_FILES, completed_job  # noqa: F401  (the completed job fixture)
+
+
+@contextlib.contextmanager
+def counting_proxy(upstream: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """Forward every request to ``upstream`` and record (method, path?query)."""
+    seen: list[tuple[str, str]] = []
+    target = urllib.parse.urlsplit(upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            seen.append((self.command, self.path))
+            conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status)
+            for key, value in resp.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            length_out = resp.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+            self.send_header("Content-Length", length_out or "0")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _forward
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+
+
+def _download(job_id: str, destination: Any, **kwargs: Any) -> Any:
+    hook = MathpixHook()
+    downloader = OutputDownloader(
+        hook, destination, str(destination), ["md"], concurrency=4, format_poll_interval=0.1, **kwargs
+    )
+    return asyncio.run(downloader.run(_job_targets(hook, job_id)))
+
+
+def test_bucket_writes_are_one_put_each_after_one_listing(
+    s3_server: StorageServer,
+    make_bucket: Callable[[StorageServer, str], str],
+    completed_job: dict[str, Any],  # noqa: F811  (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    out = make_bucket(s3_server, "counted")
+    with counting_proxy(s3_server.endpoint_url) as (proxy, seen):
+        for key, value in s3_connection_env(proxy, "aws_counted").items():
+            monkeypatch.setenv(key, value)
+        dest = ObjectStoragePath(f"s3://{out}/results", conn_id="aws_counted")
+
+        first = _download(completed_job["job_id"], dest)
+        assert (first.written, first.skipped, first.failed) == (N_FILES, 0, 0)
+        # Into an empty prefix, s3fs follows the empty listing with a check that the prefix is
+        # not itself an object (HEAD + a 1-key listing): once per run, never per output.
+        first_put = next(i for i, (method, _) in enumerate(seen) if method == "PUT")
+        assert len(seen[:first_put]) <= 3, seen
+        assert [method for method, _ in seen[first_put:]] == ["PUT"] * N_FILES, seen
+
+        seen.clear()
+        again = _download(completed_job["job_id"], dest)
+        assert (again.written, again.skipped) == (0, N_FILES)
+        assert [method for method, _ in seen] == ["GET"], seen  # the one listing, nothing written
+
+        seen.clear()
+        trusted = _download(completed_job["job_id"], dest, trust_existing=True)
+        assert (trusted.written, trusted.skipped) == (0, N_FILES)
+        assert len(seen) == 1, seen
+
+    assert sorted(list_keys(s3_server, out)) == sorted(f"results/doc-{i}.pdf.md" for i in range(N_FILES))
