@@ -193,3 +193,61 @@ def test_bad_local_folder_is_refused_before_any_request(
         op.execute({"ti": None})  # type: ignore[arg-type]
     assert ("does not exist" if kind == "missing" else "is a file, not a folder") in str(err.value)
     assert bucket_emulator.stats()["requests"] == before
+
+
+def test_local_folder_split_into_parts_uploads_each_file_once(
+    bucket_emulator: Any, airflow_db: None, sample_pdf: bytes, tmp_path: Path
+) -> None:
+    """``max_files_per_job`` with a local folder: consecutive part jobs, each file uploaded once."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
+    from tests.system.support import task_states, xcom
+
+    from .test_incremental import DAY1
+
+    put_files(tmp_path, {f"doc-{i}.pdf": sample_pdf for i in range(5)})
+    with DAG("local_parts", schedule="@daily", start_date=DAY1, catchup=False) as dag:
+        MathpixSubmitJobOperator(
+            task_id="convert",
+            source_prefix=tmp_path.as_uri(),
+            max_files_per_job=2,
+            poll_interval=0.2,
+            timeout=120,
+        )
+    run = run_day(dag, 0)
+    assert task_states(run) == {"convert": "success"}
+    result = xcom(run, "convert")
+    assert (result["job_count"], result["files_completed"]) == (3, 5)
+    stats = bucket_emulator.stats()
+    assert (stats["files_created"], stats["jobs_created"]) == (5, 3)
+
+
+def test_a_failed_upload_fails_the_try_and_the_retry_duplicates_nothing(
+    bucket_emulator: Any, airflow_db: None, sample_pdf: bytes, tmp_path: Path
+) -> None:
+    """One upload refused (a hard API error) fails try 1 after the uploads in flight end;
+    try 2 uploads every file again and Mathpix hands back those try 1 created."""
+    from tests.system.support import task_states
+
+    put_files(tmp_path, {f"doc-{i}.pdf": sample_pdf for i in range(6)})
+    dag = incremental_dag(
+        "incremental_local_upload_fails",
+        str(tmp_path),
+        str(tmp_path.parent / f"{tmp_path.name}-ledger"),
+        None,  # type: ignore[arg-type]  # results stay in Mathpix storage
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+    )
+    bucket_emulator.set_faults(
+        [{"method": "POST", "path": "/files/v1", "kind": "quota_exceeded", "count": 1}]
+    )
+    run = run_day(dag, 0)
+    assert task_states(run) == {"convert": "success"}
+    [ti] = run.get_task_instances()
+    assert ti.try_number == 2
+    stats = bucket_emulator.stats()
+    assert stats["faults_injected"] == 1
+    assert stats["files_created"] == 6
+    # The window of 4 uploads was full before the failure was seen: try 1 created >= 3.
+    assert stats["duplicates_absorbed"] >= 3
