@@ -85,13 +85,15 @@ def _entries(folder: str) -> Iterator[tuple[str, os.stat_result]]:
 
     One directory is open at a time beyond the stack of pending sub-folders, so memory
     grows with the tree's depth and breadth of folders, never with the number of files.
+    Symlinked files are followed; symlinked folders are not (as ``os.walk``), so a link
+    back to a parent cannot make the walk endless.
     """
     pending = [folder]
     while pending:
         current = pending.pop()
         with os.scandir(current) as scan:
             for entry in scan:
-                if entry.is_dir(follow_symlinks=True):
+                if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
                 elif entry.is_file(follow_symlinks=True):
                     st = entry.stat(follow_symlinks=True)

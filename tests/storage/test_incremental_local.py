@@ -150,7 +150,9 @@ def test_local_identity_follows_size_and_mtime(tmp_path: Path, sample_pdf: bytes
     from airflow_provider_mathpix.local_source import iter_local_items
 
     put_files(tmp_path, {"a.pdf": sample_pdf})
+    os.symlink(tmp_path, tmp_path / "loop")  # a folder link back to the root is not followed
     first = [item["custom_id"] for item in iter_local_items(str(tmp_path))]
+    assert len(first) == 1
     assert first == [item["custom_id"] for item in iter_local_items(tmp_path.as_uri())]
     from airflow.sdk import ObjectStoragePath
 
