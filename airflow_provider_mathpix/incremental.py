@@ -173,6 +173,58 @@ def list_objects(
 
 
 # ---------------------------------------------------------------------- the walk
+def time_window(
+    modified_after: datetime | str | None, modified_before: datetime | str | None
+) -> tuple[datetime | None, datetime | None]:
+    """``(after, before)`` as UTC datetimes; raises naming the fields when after >= before."""
+    after = to_utc(modified_after, "modified_after")
+    before = to_utc(modified_before, "modified_before")
+    if after is not None and before is not None and after >= before:
+        raise MathpixValidationError(
+            f"modified_after ({after.isoformat()}) must be earlier than "
+            f"modified_before ({before.isoformat()})"
+        )
+    return after, before
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a walk keeps: the time window, the ledger's check, and where counters go."""
+
+    after: datetime | None
+    before: datetime | None
+    already_converted: Callable[[bytes], bool] | None
+    stats: WalkStats
+    destination_prefix: str | None = None
+
+
+def select_item(
+    relative: str, source_uri: str, identity: str, modified: datetime | None, sel: Selection
+) -> dict[str, str] | None:
+    """The job item of one listed document (already past the key filters), or None if skipped.
+
+    Counts it in ``sel.stats``. Shared by the bucket walk and the local-folder walk so both
+    give the same custom_ids and the same counters.
+    """
+    sel.stats.listed += 1
+    if not in_window(modified, sel.after, sel.before):
+        sel.stats.outside_window += 1
+        return None
+    digest = content_digest(source_uri, identity)
+    if sel.already_converted is not None and sel.already_converted(digest):
+        sel.stats.already_converted += 1
+        return None
+    sel.stats.submitted += 1
+    custom_id = versioned_custom_id(relative, digest)
+    # ``filename`` (free text for Mathpix) carries the source into the job's listing,
+    # so the manifest and the warehouse row say where each document came from.
+    item = {"source_uri": source_uri, "custom_id": custom_id, "filename": source_uri}
+    if sel.destination_prefix:
+        item["destination_uri"] = destination_for(sel.destination_prefix, custom_id)
+        item["destination_basename"] = basename_for(relative)
+    return item
+
+
 def iter_incremental_items(
     source_prefix: str | ObjectStoragePath,
     *,
@@ -196,13 +248,7 @@ def iter_incremental_items(
     """
     loc, path_conn_id = location_of(source_prefix)
     validate_walk_options(pattern, suffixes, on_empty, destination_prefix)
-    after = to_utc(modified_after, "modified_after")
-    before = to_utc(modified_before, "modified_before")
-    if after is not None and before is not None and after >= before:
-        raise MathpixValidationError(
-            f"modified_after ({after.isoformat()}) must be earlier than "
-            f"modified_before ({before.isoformat()})"
-        )
+    after, before = time_window(modified_after, modified_before)
     conn = conn_id or path_conn_id or DEFAULT_CONN_IDS[loc.kind]
     return _walk(
         loc,
@@ -231,30 +277,22 @@ def _walk(
     on_empty: str,
 ) -> Iterator[dict[str, str]]:
     prefix = folder_prefix(loc.key)
+    sel = Selection(after, before, already_converted, stats, destination_prefix)
     try:
         objects, account = list_objects(loc, prefix, conn_id)
         for obj in objects:
             relative = obj.key[len(prefix) :]
             if not key_selected(relative, pattern, suffixes):
                 continue
-            stats.listed += 1
-            if not in_window(obj.modified, after, before):
-                stats.outside_window += 1
-                continue
-            source_uri = loc.mathpix_uri(obj.key, account=account)
-            digest = content_digest(source_uri, obj.identity)
-            if already_converted is not None and already_converted(digest):
-                stats.already_converted += 1
-                continue
-            stats.submitted += 1
-            custom_id = versioned_custom_id(relative, digest)
-            # ``filename`` (free text for Mathpix) carries the source into the job's listing,
-            # so the manifest and the warehouse row say where each document came from.
-            item = {"source_uri": source_uri, "custom_id": custom_id, "filename": source_uri}
-            if destination_prefix:
-                item["destination_uri"] = destination_for(destination_prefix, custom_id)
-                item["destination_basename"] = basename_for(relative)
-            yield item
+            item = select_item(
+                relative,
+                loc.mathpix_uri(obj.key, account=account),
+                obj.identity,
+                obj.modified,
+                sel,
+            )
+            if item is not None:
+                yield item
     except MathpixError:
         raise
     except Exception as exc:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.incremental import WalkStats, iter_incremental_items, to_utc
 from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder, read_converted
+from airflow_provider_mathpix.local_source import iter_local_items, local_path_of
 from airflow_provider_mathpix.operators._validation import is_template
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def validate_incremental(op: MathpixSubmitJobOperator, *, at_parse_time: bool) -
 
 
 def incremental_items(op: MathpixSubmitJobOperator, stats: WalkStats) -> Iterator[dict[str, str]]:
-    """The prefix's items minus the ledger's pairs, within the time window."""
+    """The prefix's (bucket or local folder) items minus the ledger's pairs, within the window."""
     converted = None
     if op.skip_converted:
         folder = ledger_folder(op.ledger_path, op.ledger_conn_id)  # type: ignore[arg-type]
@@ -61,16 +62,21 @@ def incremental_items(op: MathpixSubmitJobOperator, stats: WalkStats) -> Iterato
         op.log.info(
             "Ledger %s: %s documents converted by earlier runs", folder.as_uri(), f"{len(converted):,}"
         )
+    walk_options: dict[str, Any] = {
+        "pattern": op.pattern,
+        "suffixes": op.suffixes,
+        "modified_after": op.modified_after,
+        "modified_before": op.modified_before,
+        "already_converted": converted.__contains__ if converted is not None else None,
+        "stats": stats,
+        "on_empty": "succeed" if op.allow_empty else "fail",
+    }
+    if local_path_of(op.source_prefix) is not None:
+        return iter_local_items(op.source_prefix, **walk_options)  # type: ignore[arg-type]
     return iter_incremental_items(
         op.source_prefix,  # type: ignore[arg-type]
         conn_id=op.source_conn_id,
-        pattern=op.pattern,
-        suffixes=op.suffixes,
-        modified_after=op.modified_after,
-        modified_before=op.modified_before,
-        already_converted=converted.__contains__ if converted is not None else None,
-        stats=stats,
-        on_empty="succeed" if op.allow_empty else "fail",
+        **walk_options,
     )
 
 

@@ -29,6 +29,7 @@ from airflow_provider_mathpix.exceptions import (
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import WalkStats
 from airflow_provider_mathpix.lineage import job_lineage
+from airflow_provider_mathpix.local_source import UPLOAD_CONCURRENCY, local_folder, local_path_of, upload_job
 from airflow_provider_mathpix.models import (
     COMMON_OPTION_KEYS,
     JobItemChecker,
@@ -99,11 +100,15 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
     - ``source_prefix``: an ``s3://``/``gs://``/Azure prefix (or ObjectStoragePath) whose
       objects are listed through the storage provider (``source_conn_id``) and streamed
       into the job; ``pattern`` (glob on the relative key) or ``suffixes`` filter them.
+      A local folder (``/data/incoming/``, ``file:///data/incoming/``) on the worker's disk
+      is walked the same way and each file uploaded into the job (``POST /files/v1``),
+      ``upload_concurrency`` at a time, under a custom_id versioned by its size and mtime.
 
     :param destination_prefix: each item without its own destination gets
         ``destination_uri=<prefix>/<custom_id>/`` and ``destination_basename=<custom_id>``.
     :param conversion_formats, image_output_mode, options, metadata, callback_*: job-wide options.
     :param job_id: default derived from the task instance (stable across retries).
+    :param upload_concurrency: with a local ``source_prefix``, uploads in flight at once.
     :param max_error_ratio: fraction of errored files tolerated (default 0: any errored
         file fails the task, naming up to 10 of them).
     :param fail_on_file_errors: False turns every file error into a warning.
@@ -180,6 +185,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         callback_events: Sequence[str] | None = None,
         job_id: str | None = None,
         max_items_per_request: int | None = None,
+        upload_concurrency: int = UPLOAD_CONCURRENCY,
         max_error_ratio: float = 0.0,
         fail_on_file_errors: bool = True,
         manifest_path: str | ObjectStoragePath | None = None,
@@ -217,6 +223,15 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.callback_events = list(callback_events) if callback_events else None
         self.job_id = job_id
         self.max_items_per_request = max_items_per_request
+        if (
+            isinstance(upload_concurrency, bool)
+            or not isinstance(upload_concurrency, int)
+            or upload_concurrency < 1
+        ):
+            raise MathpixValidationError(
+                f"upload_concurrency must be a positive integer, got {upload_concurrency!r}"
+            )
+        self.upload_concurrency = upload_concurrency
         self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
         self.fail_on_file_errors = fail_on_file_errors
         self.manifest_path = manifest_path
@@ -261,7 +276,12 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
                 # items now without the destinations it would give them.
                 self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
         if has_prefix and not is_template(self.source_prefix, at_parse_time):
-            storage.location_of(self.source_prefix)  # type: ignore[arg-type]
+            if local_path_of(self.source_prefix) is not None:
+                # The folder is on the worker's disk, which the DAG processor may not see.
+                if not at_parse_time:
+                    local_folder(self.source_prefix)  # type: ignore[arg-type]
+            else:
+                storage.location_of(self.source_prefix)  # type: ignore[arg-type]
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
             validate_id(self.job_id, "job_id")
         validate_incremental(self, at_parse_time=at_parse_time)
@@ -336,9 +356,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self._mathpix_submitted = {"job_id": job_id}  # for on_kill, from the first call on
         if self.max_files_per_job is not None:
             return self._execute_parts(context, hook, job_id, stream, job_options, outputs)
-        result = hook.submit_job(
-            stream, job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
-        )
+        result = self._submit(hook, stream, job_id, job_options)
         file_count = int(result.get("file_count") or 0)
         self.log.info("Submitted Mathpix job %s with %s files", job_id, f"{file_count:,}")
         counts = push_skip_counts(self, context, self._walk_stats)  # before a deferral leaves execute()
@@ -346,6 +364,16 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count, **counts}
         event = self._wait_job(hook, job_id, time.time() + self.timeout)
         return {**self._finish(hook, event, outputs), **counts}
+
+    def _submit(
+        self, hook: MathpixHook, items: Iterator[dict[str, Any]], job_id: str, job_options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Submit ``items`` into ``job_id``: by URI in chunks, or uploaded from a local folder."""
+        if local_path_of(self.source_prefix) is not None:
+            return upload_job(hook, items, job_id=job_id, concurrency=self.upload_concurrency, **job_options)
+        return hook.submit_job(
+            items, job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
+        )
 
     def _job_id(self, context: Context, job_options: Mapping[str, Any]) -> str:
         """The given ``job_id``, else one per task instance and output-changing options (ids.py)."""
@@ -390,9 +418,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         file_count = 0
         for index, part in enumerate(iter_parts(stream, self.max_files_per_job or 1), start=1):
             part_id = part_job_id(job_id, index)
-            result = hook.submit_job(
-                part, job_id=part_id, max_items_per_request=self.max_items_per_request, **job_options
-            )
+            result = self._submit(hook, part, part_id, job_options)
             part_ids.append(part_id)
             file_count += int(result.get("file_count") or 0)
         self.log.info(
@@ -457,7 +483,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
                 ):
                     outputs.overrides[item["custom_id"]] = (dest, base)
             return iter(items)
-        if uses_incremental_walk(self):
+        if uses_incremental_walk(self) or local_path_of(self.source_prefix) is not None:
+            # A local folder always takes the walk with content identities: its uploads need
+            # custom_ids that change with the content for a retry to re-attach safely.
             return (self._with_destination(item) for item in incremental_items(self, self._walk_stats))
         walked = storage.iter_source_items(
             self.source_prefix,  # type: ignore[arg-type]
@@ -480,7 +508,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             loc = storage.parse_location(uri, "uri")
             buckets.setdefault((loc.kind, loc.bucket), uri)
 
-        if self.source_prefix is not None:
+        if self.source_prefix is not None and local_path_of(self.source_prefix) is None:
             loc, _ = storage.location_of(self.source_prefix)  # type: ignore[arg-type]
             scheme = "abfs" if loc.kind == "azure" else loc.kind
             buckets.setdefault((loc.kind, loc.bucket), f"{scheme}://{loc.bucket}/{loc.key}")
