@@ -28,25 +28,16 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
+from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.models import MAX_ID_LENGTH, custom_id_from_key
+from airflow_provider_mathpix.prefix_walk import walk_bucket
 from airflow_provider_mathpix.storage import (
     DEFAULT_CONN_IDS,
-    SourcePrefixEmpty,
-    StorageLocation,
-    _azure_service,
     basename_for,
     destination_for,
-    filters_note,
-    folder_prefix,
-    key_selected,
-    list_azure_blobs,
-    list_gcs_blobs,
-    list_s3_objects,
     location_of,
-    unreadable,
     validate_walk_options,
 )
 
@@ -59,15 +50,6 @@ _DIGEST_HEX = DIGEST_SIZE * 2
 #: Longest readable part of a versioned custom_id (``:`` + 32 hex must still fit in 256).
 _READABLE_MAX = MAX_ID_LENGTH - _DIGEST_HEX - 1
 _VERSIONED_RE = re.compile(rf"(?P<doc>.+):(?P<hex>[0-9a-f]{{{_DIGEST_HEX}}})\Z")
-
-
-@dataclass(frozen=True)
-class ListedObject:
-    """One object of a listing: key, content identity and last-modified time (UTC)."""
-
-    key: str
-    identity: str
-    modified: datetime | None
 
 
 @dataclass
@@ -139,37 +121,6 @@ def in_window(modified: datetime | None, after: datetime | None, before: datetim
         return False
     modified = to_utc(modified, "modified") or modified
     return (after is None or modified >= after) and (before is None or modified < before)
-
-
-# ---------------------------------------------------------------------- listings with identity
-def _s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject]:
-    for obj in list_s3_objects(bucket, prefix, conn_id):
-        yield ListedObject(obj["Key"], f"etag:{obj.get('ETag', '').strip(chr(34))}", obj.get("LastModified"))
-
-
-def _gcs_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject]:
-    for blob in list_gcs_blobs(bucket, prefix, conn_id):
-        identity = f"md5:{blob.md5_hash}" if blob.md5_hash else f"generation:{blob.generation}"
-        yield ListedObject(blob.name, identity, blob.updated)
-
-
-def _azure_objects(service: Any, container: str, prefix: str) -> Iterator[ListedObject]:
-    for blob in list_azure_blobs(service, container, prefix):
-        md5 = getattr(blob.content_settings, "content_md5", None)
-        identity = f"md5:{bytes(md5).hex()}" if md5 else f"etag:{str(blob.etag).strip(chr(34))}"
-        yield ListedObject(blob.name, identity, blob.last_modified)
-
-
-def list_objects(
-    loc: StorageLocation, prefix: str, conn_id: str
-) -> tuple[Iterator[ListedObject], str | None]:
-    """The objects under ``prefix`` (streamed, page by page) and the Azure account, if any."""
-    if loc.kind == "s3":
-        return _s3_objects(loc.bucket, prefix, conn_id), loc.account
-    if loc.kind == "gs":
-        return _gcs_objects(loc.bucket, prefix, conn_id), loc.account
-    service = _azure_service(conn_id)
-    return _azure_objects(service, loc.bucket, prefix), loc.account or service.account_name
 
 
 # ---------------------------------------------------------------------- the walk
@@ -250,56 +201,15 @@ def iter_incremental_items(
     validate_walk_options(pattern, suffixes, on_empty, destination_prefix)
     after, before = time_window(modified_after, modified_before)
     conn = conn_id or path_conn_id or DEFAULT_CONN_IDS[loc.kind]
-    return _walk(
+    sel = Selection(after, before, already_converted, stats or WalkStats(), destination_prefix)
+    return walk_bucket(
         loc,
         conn,
-        pattern,
-        suffixes,
-        destination_prefix,
-        after,
-        before,
-        already_converted,
-        stats or WalkStats(),
-        on_empty,
+        pattern=pattern,
+        suffixes=suffixes,
+        make_item=lambda obj, relative, account: select_item(
+            relative, loc.mathpix_uri(obj.key, account=account), obj.identity, obj.modified, sel
+        ),
+        on_empty=on_empty,
+        empty_hint="; set allow_empty=True to accept an empty prefix",
     )
-
-
-def _walk(
-    loc: StorageLocation,
-    conn_id: str,
-    pattern: str | None,
-    suffixes: Sequence[str] | None,
-    destination_prefix: str | None,
-    after: datetime | None,
-    before: datetime | None,
-    already_converted: Callable[[bytes], bool] | None,
-    stats: WalkStats,
-    on_empty: str,
-) -> Iterator[dict[str, str]]:
-    prefix = folder_prefix(loc.key)
-    sel = Selection(after, before, already_converted, stats, destination_prefix)
-    try:
-        objects, account = list_objects(loc, prefix, conn_id)
-        for obj in objects:
-            relative = obj.key[len(prefix) :]
-            if not key_selected(relative, pattern, suffixes):
-                continue
-            item = select_item(
-                relative,
-                loc.mathpix_uri(obj.key, account=account),
-                obj.identity,
-                obj.modified,
-                sel,
-            )
-            if item is not None:
-                yield item
-    except MathpixError:
-        raise
-    except Exception as exc:
-        raise unreadable(loc, prefix, conn_id, exc) from exc
-    if stats.listed == 0 and on_empty == "fail":
-        raise SourcePrefixEmpty(
-            f"source_prefix {loc.kind}://{loc.bucket}/{prefix} matched no object"
-            + filters_note(pattern, suffixes)
-            + "; set allow_empty=True to accept an empty prefix"
-        )

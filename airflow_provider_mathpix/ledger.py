@@ -131,10 +131,6 @@ def ledger_folder(
     return to_object_storage_path(text, conn_id)
 
 
-def _is_local(path: ObjectStoragePath) -> bool:
-    return path.protocol in ("file", "local", "")
-
-
 # ---------------------------------------------------------------------- reading
 def read_converted(folder: ObjectStoragePath) -> ConvertedSet:
     """Every digest of every segment under ``folder`` (an absent folder is an empty ledger).

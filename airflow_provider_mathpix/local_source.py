@@ -31,14 +31,8 @@ from urllib.parse import unquote, urlsplit
 
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.incremental import Selection, WalkStats, select_item, time_window
-from airflow_provider_mathpix.storage import (
-    LOCAL_PROTOCOLS,
-    SourcePrefixEmpty,
-    SourcePrefixUnreadable,
-    filters_note,
-    key_selected,
-    validate_walk_options,
-)
+from airflow_provider_mathpix.prefix_walk import ListedObject, walk_listing
+from airflow_provider_mathpix.storage import LOCAL_PROTOCOLS, SourcePrefixUnreadable, validate_walk_options
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -128,25 +122,31 @@ def iter_local_items(
 def _walk(
     folder: Path, pattern: str | None, suffixes: Sequence[str] | None, sel: Selection, on_empty: str
 ) -> Iterator[dict[str, str]]:
-    root = str(folder.resolve())
-    try:
-        for path, st in _entries(root):
-            relative = os.path.relpath(path, root).replace(os.sep, "/")
-            if not key_selected(relative, pattern, suffixes):
-                continue
-            modified = datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=timezone.utc)
-            identity = f"stat:{st.st_size}:{st.st_mtime_ns}"
-            item = select_item(relative, Path(path).as_uri(), identity, modified, sel)
-            if item is not None:
-                yield item
-    except OSError as exc:
-        raise SourcePrefixUnreadable(f"source_prefix {folder}: cannot read the local folder: {exc}") from exc
-    if sel.stats.listed == 0 and on_empty == "fail":
-        raise SourcePrefixEmpty(
-            f"source_prefix {folder} matched no file"
-            + filters_note(pattern, suffixes)
-            + "; set allow_empty=True to accept an empty folder"
-        )
+    root = Path(folder.resolve())
+    return walk_listing(
+        _listed(str(root)),
+        prefix="",
+        pattern=pattern,
+        suffixes=suffixes,
+        make_item=lambda obj, relative: select_item(
+            relative, (root / relative).as_uri(), obj.identity, obj.modified, sel
+        ),
+        unreadable=lambda exc: SourcePrefixUnreadable(
+            f"source_prefix {folder}: cannot read the local folder: {exc}"
+        ),
+        on_empty=on_empty,
+        nothing_matched=f"source_prefix {folder} matched no file",
+        empty_hint="; set allow_empty=True to accept an empty folder",
+        read_errors=(OSError,),
+    )
+
+
+def _listed(root: str) -> Iterator[ListedObject]:
+    """The folder as a listing: keys relative to it, identity and time from the walk's stat."""
+    for path, st in _entries(root):
+        relative = os.path.relpath(path, root).replace(os.sep, "/")
+        modified = datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=timezone.utc)
+        yield ListedObject(relative, f"stat:{st.st_size}:{st.st_mtime_ns}", modified)
 
 
 def _upload(hook: MathpixHook, item: Mapping[str, Any], job_id: str, options: Mapping[str, Any]) -> str:

@@ -60,9 +60,6 @@ _KEY_SAFE_CHARS = "/!$&'()*+,;=:@~-._"
 #: ``ObjectStoragePath.protocol`` values that mean the local filesystem.
 LOCAL_PROTOCOLS = ("", "file", "local")
 
-#: Objects listed per request (S3's maximum; GCS and Azure accept it too).
-LIST_PAGE_SIZE = 1000
-
 OnEmpty = Literal["fail", "succeed"]
 
 
@@ -149,7 +146,7 @@ def location_of(
     if isinstance(source, str):
         return parse_location(source, field), None
     protocol = str(getattr(source, "protocol", "") or "")
-    if protocol in ("", "file", "local"):
+    if protocol in LOCAL_PROTOCOLS:
         raise MathpixValidationError(f"{field} {str(source)!r} is a local path; a bucket prefix is needed")
     bucket = str(getattr(source, "bucket", ""))
     key = str(getattr(source, "key", ""))
@@ -257,160 +254,7 @@ def validate_walk_options(
             )
 
 
-# ---------------------------------------------------------------------- listing through the hooks
-def _missing_provider(kind: str, exc: ImportError) -> StorageProviderMissing:
-    extra = PROVIDER_EXTRAS[kind]
-    return StorageProviderMissing(
-        f"{kind} storage needs the Airflow {extra} provider: pip install 'airflow-provider-mathpix[{extra}]' "
-        f"({exc})"
-    )
-
-
-def _list_s3(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
-    return (obj["Key"] for obj in list_s3_objects(bucket, prefix, conn_id))
-
-
-def list_s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[dict[str, Any]]:
-    """The raw ``list_objects_v2`` entries (``Key``, ``ETag``, ``LastModified``…), page by page."""
-    try:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-    except ImportError as exc:
-        raise _missing_provider("s3", exc) from exc
-    client = S3Hook(aws_conn_id=conn_id).get_conn()
-    pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
-    )
-    for page in pages:
-        yield from page.get("Contents", ())
-
-
-def _list_gcs(bucket: str, prefix: str, conn_id: str) -> Iterator[str]:
-    return (blob.name for blob in list_gcs_blobs(bucket, prefix, conn_id))
-
-
-def list_gcs_blobs(bucket: str, prefix: str, conn_id: str) -> Iterator[Any]:
-    """The listed ``Blob`` objects (``name``, ``md5_hash``, ``generation``, ``updated``…), lazily paged."""
-    try:
-        from airflow.providers.google.cloud.hooks.gcs import GCSHook
-    except ImportError as exc:
-        raise _missing_provider("gs", exc) from exc
-    client = GCSHook(gcp_conn_id=conn_id).get_conn()
-    yield from client.list_blobs(bucket, prefix=prefix or None, page_size=LIST_PAGE_SIZE)
-
-
-def _azure_service(conn_id: str) -> Any:
-    try:
-        from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
-    except ImportError as exc:
-        raise _missing_provider("azure", exc) from exc
-    return WasbHook(wasb_conn_id=conn_id).get_conn()
-
-
-def _list_azure(service: Any, container: str, prefix: str) -> Iterator[str]:
-    return (blob.name for blob in list_azure_blobs(service, container, prefix))
-
-
-def list_azure_blobs(service: Any, container: str, prefix: str) -> Iterator[Any]:
-    """The listed ``BlobProperties`` (``name``, ``etag``, ``content_settings``…), lazily paged."""
-    yield from service.get_container_client(container).list_blobs(
-        name_starts_with=prefix or None, results_per_page=LIST_PAGE_SIZE
-    )
-
-
-def iter_source_items(
-    source_prefix: str | ObjectStoragePath,
-    *,
-    conn_id: str | None = None,
-    pattern: str | None = None,
-    suffixes: Sequence[str] | None = None,
-    destination_prefix: str | None = None,
-    on_empty: OnEmpty = "fail",
-) -> Iterator[dict[str, str]]:
-    """Yield one Mathpix job item per object under ``source_prefix``, streaming.
-
-    Each item is ``{"source_uri", "custom_id"}`` (plus ``destination_uri`` =
-    ``<destination_prefix>/<custom_id>/`` and ``destination_basename`` = the file's
-    stem when ``destination_prefix`` is given). ``source_uri`` is the form Mathpix
-    expects for the cloud (``s3://``, ``gs://``, ``https://{account}.blob.core.windows.net``);
-    ``custom_id`` comes from the key relative to the prefix via
-    :func:`~airflow_provider_mathpix.models.custom_id_from_key`, so a rerun yields the
-    same ids and Mathpix deduplicates.
-
-    The prefix is a folder (``s3://b/in`` lists ``in/…``). ``pattern`` is a glob on the
-    relative key (``**/*.pdf``); ``suffixes`` keeps keys ending in one of them
-    (case-insensitive). ``conn_id`` defaults per scheme (``aws_default``,
-    ``google_cloud_default``, ``wasb_default``); an ``ObjectStoragePath`` keeps its own.
-    When nothing matches: ``on_empty="fail"`` raises :class:`SourcePrefixEmpty` (after the
-    listing, before anything is submitted), ``"succeed"`` just ends.
-
-    Options are checked when this is called, not on first iteration.
-    """
-    loc, path_conn_id = location_of(source_prefix)
-    validate_walk_options(pattern, suffixes, on_empty, destination_prefix)
-    conn = conn_id or path_conn_id or DEFAULT_CONN_IDS[loc.kind]
-    return _walk(loc, conn, pattern, suffixes, destination_prefix, on_empty)
-
-
-def _walk(
-    loc: StorageLocation,
-    conn_id: str,
-    pattern: str | None,
-    suffixes: Sequence[str] | None,
-    destination_prefix: str | None,
-    on_empty: str,
-) -> Iterator[dict[str, str]]:
-    prefix = folder_prefix(loc.key)
-    account = loc.account
-    if loc.kind == "s3":
-        keys = _list_s3(loc.bucket, prefix, conn_id)
-    elif loc.kind == "gs":
-        keys = _list_gcs(loc.bucket, prefix, conn_id)
-    else:
-        service = _azure_service(conn_id)
-        account = account or service.account_name
-        keys = _list_azure(service, loc.bucket, prefix)
-    count = 0
-    try:
-        for key in keys:
-            if key_selected(key[len(prefix) :], pattern, suffixes):
-                count += 1
-                yield item_for(loc, key, prefix, account=account, destination_prefix=destination_prefix)
-    except MathpixError:
-        raise
-    except Exception as exc:
-        raise unreadable(loc, prefix, conn_id, exc) from exc
-    if count == 0 and on_empty == "fail":
-        raise SourcePrefixEmpty(
-            f"source_prefix {loc.mathpix_uri(prefix, account=account)!r} matched no object"
-            + filters_note(pattern, suffixes)
-            + "; set on_empty='succeed' to accept an empty prefix"
-        )
-
-
-def unreadable(loc: StorageLocation, prefix: str, conn_id: str, exc: Exception) -> SourcePrefixUnreadable:
-    """The error for a listing that failed (no bucket, no permission, unreachable storage)."""
-    where = f"{loc.kind}://{loc.bucket}/{prefix}" if loc.kind != "azure" else f"container {loc.bucket!r}"
-    return SourcePrefixUnreadable(
-        f"cannot list source_prefix {where} with connection {conn_id!r}: {type(exc).__name__}: {exc}"
-    )
-
-
-def filters_note(pattern: str | None, suffixes: Sequence[str] | None) -> str:
-    return (f" (pattern={pattern!r})" if pattern else "") + (
-        f" (suffixes={list(suffixes)!r})" if suffixes else ""
-    )
-
-
 # ---------------------------------------------------------------------- data sources
-def bucket_of(uri: str) -> tuple[str, str]:
-    """``(mathpix_provider, bucket)`` of a bucket URI in any accepted form (pure)."""
-    loc = parse_location(uri, "uri")
-    return MATHPIX_PROVIDERS[loc.kind], loc.bucket
-
-
-_bucket_of = bucket_of  # the job operator's original spelling
-
-
 def find_data_source(
     data_sources: Sequence[Mapping[str, Any]], provider: str, bucket: str, account: str | None = None
 ) -> Mapping[str, Any] | None:
@@ -483,6 +327,20 @@ def to_object_storage_path(
     return ObjectStoragePath(f"{loc.kind}://{loc.bucket}/{loc.key}", conn_id=conn)
 
 
+def missing_provider(kind: str, exc: ImportError) -> StorageProviderMissing:
+    """The error naming the extra to install for a storage kind whose provider is absent."""
+    extra = PROVIDER_EXTRAS[kind]
+    return StorageProviderMissing(
+        f"{kind} storage needs the Airflow {extra} provider: pip install 'airflow-provider-mathpix[{extra}]' "
+        f"({exc})"
+    )
+
+
+def is_local_path(path: ObjectStoragePath) -> bool:
+    """Whether an ``ObjectStoragePath`` is on the local filesystem."""
+    return str(path.protocol) in LOCAL_PROTOCOLS
+
+
 _PROVIDER_MODULES = {
     "s3": "airflow.providers.amazon.aws.fs.s3",
     "gs": "airflow.providers.google.cloud.fs.gcs",
@@ -496,7 +354,7 @@ def _require_provider(kind: str) -> None:
     try:
         importlib.import_module(_PROVIDER_MODULES[kind])
     except ImportError as exc:
-        raise _missing_provider(kind, exc) from exc
+        raise missing_provider(kind, exc) from exc
 
 
 # ---------------------------------------------------------------------- whole writes
@@ -512,7 +370,7 @@ def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     a killed process never completes it. So whatever is found at a final name is whole,
     which is what makes ``trust_existing`` safe.
     """
-    if path.protocol in LOCAL_PROTOCOLS:
+    if is_local_path(path):
         final = path.path
         parent = os.path.dirname(final) or "."
         os.makedirs(parent, exist_ok=True)

@@ -15,7 +15,7 @@ What it measures, and why it is fair:
   (``VmHWM`` from ``/proc/self/status``; never ``ru_maxrss``, which Linux carries across
   fork+exec).
 - Ours: exactly what ``MathpixSubmitJobOperator(source_prefix=...)`` runs:
-  ``MathpixHook.submit_job(storage.iter_source_items(prefix), job_id=...)`` -- the
+  ``MathpixHook.submit_job(prefix_walk.iter_source_items(prefix), job_id=...)`` -- the
   listing paged through the amazon provider's S3Hook, streamed into the hook's chunked
   submission (50,000 items per call).
 - Anchors: boto3's ``list_objects_v2`` paginator alone (the wall-time floor of the walk:
@@ -76,7 +76,7 @@ def child(mode: str, prefix: str, endpoint: str, url: str) -> None:
     from mpxpy.mathpix_client import MathpixClient
 
     from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-    from airflow_provider_mathpix.storage import iter_source_items
+    from airflow_provider_mathpix.prefix_walk import iter_source_items
 
     logging.disable(logging.INFO)
     # Warm both listing paths (botocore loads its service models on first use) so the

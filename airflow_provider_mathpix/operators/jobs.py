@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mathpix import ids, storage
+from airflow_provider_mathpix import ids, prefix_walk, storage
 from airflow_provider_mathpix._compat import BaseOperator, conf
 from airflow_provider_mathpix.exceptions import (
     MathpixJobFilesErrored,
@@ -487,7 +487,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             # A local folder always takes the walk with content identities: its uploads need
             # custom_ids that change with the content for a retry to re-attach safely.
             return (self._with_destination(item) for item in incremental_items(self, self._walk_stats))
-        walked = storage.iter_source_items(
+        walked = prefix_walk.iter_source_items(
             self.source_prefix,  # type: ignore[arg-type]
             conn_id=self.source_conn_id,
             pattern=self.pattern,

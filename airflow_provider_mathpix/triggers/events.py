@@ -139,10 +139,10 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
         return {name[: -len(MARKER_SUFFIX)] for name in names if name.endswith(MARKER_SUFFIX)}
 
     def _mark(self, job_id: str) -> None:
-        from airflow_provider_mathpix.ledger import _is_local
+        from airflow_provider_mathpix.storage import is_local_path
 
         path = self._folder() / f"{job_id}{MARKER_SUFFIX}"
-        if _is_local(path):
+        if is_local_path(path):
             os.makedirs(os.path.dirname(path.path), exist_ok=True)
         path.write_bytes(job_id.encode("utf-8"))  # tiny, one write: whole or absent
 

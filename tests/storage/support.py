@@ -30,7 +30,7 @@ def submit_and_wait(
     """Submit every object under ``source_prefix`` as one job through the hook; wait until it completes."""
     import time
 
-    from airflow_provider_mathpix.storage import iter_source_items
+    from airflow_provider_mathpix.prefix_walk import iter_source_items
 
     hook = MathpixHook()
     submitted = hook.submit_job(

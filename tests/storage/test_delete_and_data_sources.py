@@ -16,7 +16,7 @@ from airflow_provider_mathpix.operators.data_sources import (
     MathpixTestDataSourceOperator,
 )
 from airflow_provider_mathpix.operators.outputs import MathpixDeleteFilesOperator
-from airflow_provider_mathpix.storage import iter_source_items
+from airflow_provider_mathpix.prefix_walk import iter_source_items
 from airflow_provider_mathpix.testing.storage_servers import StorageServer, put_objects
 
 from .support import data_source_args, one_task_dag, register, submit_and_wait

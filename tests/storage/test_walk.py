@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from airflow_provider_mathpix import storage
+from airflow_provider_mathpix import prefix_walk, storage
 from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.prefix_walk import iter_source_items
 from airflow_provider_mathpix.storage import (
     SourcePrefixEmpty,
     StorageLocation,
@@ -17,7 +18,6 @@ from airflow_provider_mathpix.storage import (
     destination_for,
     find_data_source,
     glob_match,
-    iter_source_items,
     key_selected,
     parse_location,
 )
@@ -244,7 +244,7 @@ def test_walk_streams_page_by_page(
     server: StorageServer = request.getfixturevalue({"s3": "s3_server", "azure": "azure_server"}[cloud])
     storage_env(server)
     bucket = make_bucket(server, "lazy")
-    monkeypatch.setattr(storage, "LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr(prefix_walk, "LIST_PAGE_SIZE", 2)
     put_objects(server, bucket, {f"many/{i:02d}.pdf": b"%PDF" for i in range(6)})
     walk = iter_source_items(server.uri(bucket, "many"))
     first = next(walk)
