@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("contract", ("contract",)),
     ("airflow base", ("exceptions", "_compat")),
     ("hooks", ("hooks",)),
-    ("storage", ("storage", "source_walk", "incremental", "local_source", "ledger", "manifests", "lineage", "pricing")),
+    ("storage", ("storage", "prefix_walk", "incremental", "local_source", "ledger", "manifests", "lineage", "pricing")),
     ("triggers", ("triggers",)),
     ("common", ("common",)),
     ("operators and sensors", ("operators", "sensors")),
@@ -121,7 +121,7 @@ def _violations() -> list[str]:
                 for name in names:
                     if name.startswith("_") and not name.startswith("__"):
                         found.append(f"{where}: {module} imports the private name {name} from {imported}")
-    return found
+    return sorted(set(found))
 
 
 def test_every_module_is_in_a_layer():
