@@ -156,7 +156,7 @@ async def finalize_job(request: Request, job_id: str) -> Response:
     with rt.store.lock:
         if job.finalized_at is None:
             job.finalized_at = time.time()
-    rt.maybe_schedule_job_completed(rt.store, job)
+    rt.events.job_completed_when_done(rt.store, job)
     return json_response(
         {
             "job_id": job_id,

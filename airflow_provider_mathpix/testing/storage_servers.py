@@ -515,21 +515,21 @@ def read_object(server: StorageServer, bucket: str, key: str) -> bytes:
 
 
 def _s3_admin(server: StorageServer) -> Any:
-    from .buckets import _make_s3_client
+    from .buckets import make_s3_client
 
-    return _make_s3_client(server.bucket_store_config["s3"])
+    return make_s3_client(server.bucket_store_config["s3"])
 
 
 def _gcs_admin(server: StorageServer) -> Any:
-    from .buckets import _make_gcs_client
+    from .buckets import make_gcs_client
 
-    return _make_gcs_client(server.bucket_store_config["gs"])
+    return make_gcs_client(server.bucket_store_config["gs"])
 
 
 def _azure_admin(server: StorageServer) -> Any:
-    from .buckets import _make_azure_client
+    from .buckets import make_azure_client
 
-    return _make_azure_client(server.bucket_store_config["azure"])
+    return make_azure_client(server.bucket_store_config["azure"])
 
 
 if __name__ == "__main__":
