@@ -16,9 +16,9 @@ from typing import Any
 
 from . import ids
 from .errors import ApiError
+from .records import DataSource
 from .rules import bad, check_data_source
 from .runtime import Runtime
-from .state import DataSource
 
 
 def create(rt: Runtime, body: Any) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .config import EmulatorConfig
-from .state import FileRecord, Job, Store, iso
+from .records import FileRecord, Job, iso
+from .state import Store
 from .webhooks import WebhookScheduler
 
 

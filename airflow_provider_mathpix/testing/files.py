@@ -13,9 +13,9 @@ from typing import Any
 from . import ids
 from .errors import ApiError
 from .outputs import render
+from .records import FileRecord
 from .rules import ALWAYS_FORMATS, format_delay, format_of_ext
 from .runtime import Runtime
-from .state import FileRecord
 
 
 def find(rt: Runtime, file_id: str) -> FileRecord:

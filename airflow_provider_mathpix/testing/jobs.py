@@ -11,9 +11,9 @@ from typing import Any
 
 from . import ids
 from .errors import ApiError
+from .records import Job, iso
 from .rules import bad, check_listing_status, parse_date, parse_limit
 from .runtime import Runtime
-from .state import Job, iso
 
 
 def list_jobs(

@@ -28,6 +28,7 @@ LAYERS = {
     "documents": "foundation",
     "outputs": "foundation",
     "stats": "foundation",
+    "records": "storage",
     "state": "storage",
     "buckets": "storage",
     "sources": "engine",
@@ -55,4 +56,7 @@ LAYERS = {
     "pytest_plugin": "harness",
     "storage_servers": "harness",
     "grants": "harness",
+    "processes": "harness",
+    "connection_env": "harness",
+    "seeded_moto": "harness",
 }

@@ -15,9 +15,10 @@ from .documents import Document, analyze
 from .errors import ApiError
 from .events import FileEvents
 from .outputs import page_crop_png, render
+from .records import FileRecord, Job
 from .rules import ALWAYS_FORMATS, download_ext, select_pages
 from .sources import Buckets, SourceCache
-from .state import FileRecord, Job, Store
+from .state import Store
 from .stats import Stats
 
 

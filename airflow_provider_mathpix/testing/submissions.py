@@ -19,6 +19,7 @@ from typing import Any
 from . import ids
 from .documents import detect_kind, unsupported
 from .errors import ApiError
+from .records import FileRecord, Job, Submission
 from .rules import (
     Location,
     bad,
@@ -30,7 +31,7 @@ from .rules import (
     requested_formats,
 )
 from .runtime import Runtime
-from .state import FileRecord, Job, Store, Submission
+from .state import Store
 
 #: keys of a submission body that are not OCR options
 _RESERVED = {

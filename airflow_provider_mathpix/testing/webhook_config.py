@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .records import iso
 from .rules import bad, check_callback_headers, check_callback_url
 from .runtime import Runtime
-from .state import iso
 
 
 def signing_secret(rt: Runtime) -> dict[str, Any]:

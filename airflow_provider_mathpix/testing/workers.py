@@ -15,7 +15,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .state import FileRecord, Store
+from .records import FileRecord
+from .state import Store
 
 #: sequence numbers a worker takes per visit to the queue
 CHUNK = 64

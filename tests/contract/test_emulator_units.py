@@ -9,7 +9,8 @@ import pytest
 from airflow_provider_mathpix.testing import ids, rules, sign_webhook, verify_webhook
 from airflow_provider_mathpix.testing.documents import Document
 from airflow_provider_mathpix.testing.errors import ApiError
-from airflow_provider_mathpix.testing.state import Store, Submission
+from airflow_provider_mathpix.testing.records import Submission
+from airflow_provider_mathpix.testing.state import Store
 
 
 def test_jitter_spreads_ready_times_within_bounds() -> None:
