@@ -125,10 +125,6 @@ class BucketStore:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
-    def configured(self, provider: str) -> bool:
-        """Whether a storage emulator is configured for ``provider`` (``aws`` | ``gcp`` | ``azure``)."""
-        return _CONFIG_KEY[provider] in self._config
-
     def read(self, uri: str) -> bytes:
         loc = parse_bucket_uri(uri)
         if loc.provider == "aws":

@@ -35,26 +35,22 @@ def iso(ts: float) -> str:
 class Submission:
     """Options shared by every file of one submission call (stored once, not per file)."""
 
-    __slots__ = ("callback", "created_at", "formats", "image_output_mode", "is_job", "metadata", "options")
+    __slots__ = ("callback", "created_at", "formats", "image_output_mode", "is_job")
 
     def __init__(
         self,
         formats: tuple[str, ...],
-        options: dict[str, Any],
         callback: Callback | None,
         created_at: float,
         *,
         is_job: bool,
         image_output_mode: str | None = None,
-        metadata: Any = None,
     ) -> None:
         self.formats = formats
-        self.options = options
         self.callback = callback
         self.created_at = created_at
         self.is_job = is_job
         self.image_output_mode = image_output_mode
-        self.metadata = metadata
 
     def wants(self, event: str) -> bool:
         """Whether this submission's callback subscribes to ``event`` (defaults per the contract)."""
@@ -74,7 +70,6 @@ class FileRecord:
         "created_at",
         "custom_id",
         "deleted",
-        "destination",
         "destination_basename",
         "destination_uri",
         "doc",
@@ -107,7 +102,6 @@ class FileRecord:
         self.destination_basename: str | None = None
         self.page_ranges: Any = None
         self.source: Location | None = None
-        self.destination: Location | None = None
         self.idem_key: str | None = None
         self.doc: Document | None = None
         self.pages: list[int] | None = None

@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,33 +197,12 @@ def azurite_server(host: str = "127.0.0.1", azurite_bin: str | None = None) -> I
         yield server
 
 
-SERVER_FACTORIES: dict[str, Callable[[], contextlib.AbstractContextManager[StorageServer]]] = {
-    "s3": moto_s3_server,
-    "gs": gcs_emulator_server,
-    "azure": azurite_server,
-}
-
-
-@contextlib.contextmanager
-def storage_servers(kinds: tuple[str, ...] = ("s3", "gs", "azure")) -> Iterator[dict[str, StorageServer]]:
-    """Start several servers at once; yields ``{kind: StorageServer}``."""
-    with contextlib.ExitStack() as stack:
-        yield {kind: stack.enter_context(SERVER_FACTORIES[kind]()) for kind in kinds}
-
-
 def merged_bucket_store_config(servers: dict[str, StorageServer]) -> dict[str, Any]:
     """One BucketStore config covering every running server."""
     config: dict[str, Any] = {}
     for server in servers.values():
         config.update(server.bucket_store_config)
     return config
-
-
-def merged_airflow_env(servers: dict[str, StorageServer]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for server in servers.values():
-        env.update(server.airflow_env)
-    return env
 
 
 # ---------------------------------------------------------------------- bucket setup (test side)
