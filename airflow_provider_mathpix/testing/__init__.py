@@ -2,6 +2,10 @@
 
 Imports nothing from the provider: the two meet only over HTTP. FastAPI, uvicorn
 and pypdf (the ``emulator`` extra) are imported when an emulator starts.
+
+Requests go down one way: HTTP routes → domain (one function per operation) →
+engine (fetch workers, source cache, webhooks) → storage (records, buckets);
+:mod:`.layers` names each module's layer, and a test holds every import to it.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .errors import ApiError, envelope, error_response, json_response
-from .faults import FaultMiddleware
+from .errors import ApiError, envelope
+from .fault_middleware import FaultMiddleware
+from .http import error_response, json_response
 from .routes_files import router as files_router
 from .routes_misc import router as misc_router
 from .runtime import Runtime

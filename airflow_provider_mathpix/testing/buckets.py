@@ -125,10 +125,6 @@ class BucketStore:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
-    def configured(self, provider: str) -> bool:
-        """Whether a storage emulator is configured for ``provider`` (``aws`` | ``gcp`` | ``azure``)."""
-        return _CONFIG_KEY[provider] in self._config
-
     def read(self, uri: str) -> bytes:
         loc = parse_bucket_uri(uri)
         if loc.provider == "aws":
@@ -285,7 +281,8 @@ class BucketStore:
 _CONFIG_KEY = {"aws": "s3", "gcp": "gs", "azure": "azure"}
 
 
-def _make_s3_client(cfg: dict[str, Any]) -> Any:
+def make_s3_client(cfg: dict[str, Any]) -> Any:
+    """A boto3 S3 client for the ``"s3"`` config block (also the test side's admin client)."""
     import boto3
     from botocore.config import Config
 
@@ -299,7 +296,8 @@ def _make_s3_client(cfg: dict[str, Any]) -> Any:
     )
 
 
-def _make_gcs_client(cfg: dict[str, Any]) -> Any:
+def make_gcs_client(cfg: dict[str, Any]) -> Any:
+    """An anonymous google-cloud-storage client for the ``"gs"`` config block."""
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage  # type: ignore[attr-defined]
 
@@ -310,7 +308,8 @@ def _make_gcs_client(cfg: dict[str, Any]) -> Any:
     )
 
 
-def _make_azure_client(cfg: dict[str, Any]) -> Any:
+def make_azure_client(cfg: dict[str, Any]) -> Any:
+    """A ``BlobServiceClient`` for the ``"azure"`` config block (connection string or account key)."""
     from azure.storage.blob import BlobServiceClient
 
     if cfg.get("connection_string"):
@@ -321,7 +320,7 @@ def _make_azure_client(cfg: dict[str, Any]) -> Any:
     return BlobServiceClient(account_url=cfg["account_url"], credential=credential)
 
 
-_CLIENT_FACTORIES = {"aws": _make_s3_client, "gcp": _make_gcs_client, "azure": _make_azure_client}
+_CLIENT_FACTORIES = {"aws": make_s3_client, "gcp": make_gcs_client, "azure": make_azure_client}
 
 
 def _s3_error(exc: Exception, bucket: str, key: str) -> BucketStoreError:

@@ -1,4 +1,4 @@
-"""Data sources (register, list, test, delete), onboarding identities and webhook config.
+"""Data sources (register, list, test, delete, revoke) and onboarding identities.
 
 Registration is per bucket (Azure: per container and storage account); a second
 registration of the same bucket is ``409 conflict``. An ``aws``/``iam_role`` grant must
@@ -16,9 +16,9 @@ from typing import Any
 
 from . import ids
 from .errors import ApiError
+from .records import DataSource
 from .rules import bad, check_data_source
 from .runtime import Runtime
-from .state import DataSource
 
 
 def create(rt: Runtime, body: Any) -> dict[str, Any]:
@@ -60,6 +60,13 @@ def get(rt: Runtime, data_source_id: str) -> DataSource:
     if ds is None:
         raise ApiError("not_found", f"no data source {data_source_id!r}")
     return ds
+
+
+def revoke(rt: Runtime, data_source_id: str) -> dict[str, Any]:
+    """Simulate a grant that stopped working: later uses answer ``data_source_access_denied``."""
+    ds = get(rt, data_source_id)
+    ds.revoked = True
+    return ds.view()
 
 
 def list_all(rt: Runtime) -> dict[str, Any]:

@@ -4,16 +4,14 @@ Files API errors are ``{"error": code, "error_info": {"id": code, "message": ...
 with the HTTP status of the code (``mathpix-api.md``). ``/v3`` answers differ: most
 errors come back under HTTP 200 with ``error`` holding a sentence and ``error_info.id``
 the code; only ``http_unauthorized`` (401) and ``http_max_requests`` (429) use statuses.
-Every route raises :class:`ApiError` and the app renders it here, so the shapes are
-written once.
+Every route raises :class:`ApiError` and ``http.error_response`` renders it with the
+shapes written here, once.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-from starlette.responses import Response
 
 #: HTTP status of every Files API error code the emulator emits.
 STATUS_OF: dict[str, int] = {
@@ -82,15 +80,3 @@ def v3_envelope(code: str, message: str) -> dict[str, Any]:
 def dumps(body: Any) -> bytes:
     """Compact JSON bytes (one encoder for every answer)."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON answer without FastAPI's encoder (listing pages of 10,000 items stay cheap)."""
-    return Response(dumps(body), status_code=status, media_type="application/json", headers=headers)
-
-
-def error_response(exc: ApiError) -> Response:
-    """Render an :class:`ApiError` in the shape its API family uses."""
-    if isinstance(exc, V3Error):
-        return json_response(v3_envelope(exc.code, exc.message), exc.status, exc.headers)
-    return json_response(envelope(exc.code, exc.message, **exc.extra), exc.status, exc.headers)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import batches, data_sources
-from .errors import ApiError, json_response
-from .http import authorize, authorize_v3, json_body, runtime
-from .rules import bad, check_callback_headers, check_callback_url
-from .state import iso
+from . import batches, control, data_sources, webhook_config
+from .http import authorize, authorize_v3, json_body, json_response, runtime
 
 router = APIRouter()
 
@@ -49,26 +45,15 @@ async def onboarding_identities(request: Request) -> Response:
 
 
 @router.get("/files/v1/webhook-config")
-async def webhook_config(request: Request) -> Response:
-    rt = authorize(request)
-    return json_response({"signing_secret": rt.webhook_secret})
+async def webhook_config_get(request: Request) -> Response:
+    return json_response(webhook_config.signing_secret(authorize(request)))
 
 
 @router.post("/files/v1/webhook-config/test")
 async def webhook_test(request: Request) -> Response:
     rt = authorize(request)
     body = await json_body(request)
-    if not isinstance(body, dict):
-        raise bad("the body must be a JSON object with callback_url")
-    url = check_callback_url(body.get("callback_url"), allow_loopback_http=rt.config.allow_loopback_http)
-    headers = check_callback_headers(body.get("callback_headers"))
-    event = {
-        "event": "test",
-        "created_at": iso(time.time()),
-        "data": {"message": "webhook test from Mathpix"},
-    }
-    ok, code, detail = await asyncio.to_thread(rt.deliverer.post, url, headers, "test", event)
-    return json_response({"status": "delivered" if ok else "failed", "response_code": code, "detail": detail})
+    return json_response(await asyncio.to_thread(webhook_config.send_test, rt, body))
 
 
 @router.post("/v3/batch")
@@ -97,11 +82,7 @@ async def get_faults(request: Request) -> Response:
 @router.put("/_emulator/faults")
 async def put_faults(request: Request) -> Response:
     rt = runtime(request)
-    body = await json_body(request)
-    if not isinstance(body, list):
-        raise bad("PUT /_emulator/faults takes a JSON list of fault rules")
-    rt.faults.set(body)
-    return json_response(rt.faults.describe())
+    return json_response(control.set_faults(rt, await json_body(request)))
 
 
 @router.post("/_emulator/reset")
@@ -118,22 +99,10 @@ async def get_config(request: Request) -> Response:
 @router.put("/_emulator/config")
 async def put_config(request: Request) -> Response:
     rt = runtime(request)
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise bad("PUT /_emulator/config takes a JSON object of settings")
-    try:
-        rt.configure(**body)
-    except (TypeError, ValueError) as exc:
-        raise bad(str(exc)) from None
-    return json_response(rt.config.public())
+    return json_response(control.set_config(rt, await json_body(request)))
 
 
 @router.post("/_emulator/data-sources/{data_source_id}/revoke")
 async def revoke_data_source(request: Request, data_source_id: str) -> Response:
     """Simulate a grant that stopped working: later uses answer ``data_source_access_denied``."""
-    rt = runtime(request)
-    ds = rt.store.data_sources.get(data_source_id)
-    if ds is None:
-        raise ApiError("not_found", f"no data source {data_source_id!r}")
-    ds.revoked = True
-    return json_response(ds.view())
+    return json_response(data_sources.revoke(runtime(request), data_source_id))

@@ -351,7 +351,7 @@ KEYED_GRANT = ("aws", "access_key")
 
 @dataclass(frozen=True)
 class DataSourceSpec:
-    """A validated data-source registration (``secret`` is kept, never shown)."""
+    """A validated data-source registration (the ``secret`` of a keyed grant is checked, not kept)."""
 
     provider: str
     bucket: str
@@ -360,7 +360,6 @@ class DataSourceSpec:
     region: str | None
     account: str | None
     details: dict[str, Any]
-    secret: str | None = None
 
 
 def check_data_source(body: Any) -> DataSourceSpec:
@@ -409,6 +408,4 @@ def check_data_source(body: Any) -> DataSourceSpec:
     elif secret is not None:
         raise bad(f"{provider}/{auth} is a keyless grant: it takes no secret")
     account = details["storage_account"] if provider == "azure" else None
-    return DataSourceSpec(
-        provider, bucket.strip("/"), str(auth), name, region, account, dict(details), secret
-    )
+    return DataSourceSpec(provider, bucket.strip("/"), str(auth), name, region, account, dict(details))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 from .config import EmulatorConfig
+from .events import FileEvents
 from .faults import FaultInjector
-from .processing import Fetcher, file_event_body, job_event_body
+from .processing import RecordProcessor
 from .sources import Buckets, SourceCache
-from .state import FileRecord, Job, Store
+from .state import Store
 from .stats import Stats
 from .webhooks import Deliverer, WebhookScheduler
+from .workers import Fetcher
 
 
 class Runtime:
@@ -30,13 +31,22 @@ class Runtime:
             ttl=config.source_cache_ttl,
             public_hosts=config.public_hosts,
         )
-        self.fetcher = Fetcher(self, config.fetch_workers)
         secret = (
             config.webhook_secret
             or "whsec_" + hashlib.sha256(f"mathpix-emulator:{config.seed}".encode()).hexdigest()[:32]
         )
         self.deliverer = Deliverer(secret, self.stats, config.webhook_timeout)
         self.webhooks = WebhookScheduler(self.deliverer)
+        # reset() swaps store and config: the workers and the webhook thread read the live ones
+        self.events = FileEvents(self.webhooks, lambda: self.store, lambda: self.config)
+        processor = RecordProcessor(
+            sources=self.cache,
+            buckets=self.buckets,
+            stats=self.stats,
+            events=self.events,
+            current_config=lambda: self.config,
+        )
+        self.fetcher = Fetcher(config.fetch_workers, processor.process)
         self.faults = FaultInjector(config.faults, config.seed)
 
     @property
@@ -90,38 +100,3 @@ class Runtime:
         self.fetcher.close()
         self.webhooks.close()
         self.cache.close()
-
-    # -- webhooks ------------------------------------------------------------
-    def schedule_file_event(self, store: Store, rec: FileRecord, event: str, due: float) -> None:
-        cb = rec.sub.callback
-        assert cb is not None
-
-        def build() -> tuple[str, dict[str, Any]] | None:
-            if rec.deleted or store is not self.store:
-                return None
-            return event, file_event_body(store, rec, event, self.config.format_lag)
-
-        self.webhooks.schedule(due, cb.url, cb.headers, build)
-
-    def maybe_schedule_job_completed(self, store: Store, job: Job) -> None:
-        """After ``finalize``, once all members are fetched: ``job.completed`` when the last completes."""
-        with store.lock:
-            sub = job.callback_sub
-            if job.finalized_at is None or job.unfetched > 0 or job.completed_sent or sub is None:
-                return
-            job.completed_sent = True
-            due = max(time.time(), job.max_ready_at)
-        cb = sub.callback
-        assert cb is not None
-
-        def build() -> tuple[str, dict[str, Any]] | None:
-            if store is not self.store:
-                return None
-            with store.lock:
-                job.refresh(time.time())
-                if not job.is_done():
-                    job.completed_sent = False  # members were appended meanwhile: the next fetch reschedules
-                    return None
-            return "job.completed", job_event_body(job)
-
-        self.webhooks.schedule(due, cb.url, cb.headers, build)

@@ -14,14 +14,6 @@ from .config import EmulatorConfig
 from .runtime import Runtime
 
 
-class _HideInjectedDrops(logging.Filter):
-    """uvicorn logs an app exception for every injected ``drop``; those are expected, not errors."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return type(exc).__name__ != "DroppedConnection"
-
-
 class MathpixEmulator:
     """A local stand-in for ``api.mathpix.com`` (see ``docs/emulator.md``).
 
@@ -69,6 +61,7 @@ class MathpixEmulator:
         import uvicorn
 
         from .app import create_app
+        from .fault_middleware import HideInjectedDrops
 
         if self._thread is not None:
             return self
@@ -79,8 +72,8 @@ class MathpixEmulator:
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         error_log = logging.getLogger("uvicorn.error")
-        if not any(isinstance(f, _HideInjectedDrops) for f in error_log.filters):
-            error_log.addFilter(_HideInjectedDrops())
+        if not any(isinstance(f, HideInjectedDrops) for f in error_log.filters):
+            error_log.addFilter(HideInjectedDrops())
         config = uvicorn.Config(
             app,
             log_level="warning",

@@ -16,29 +16,33 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .buckets import BucketStore, ObjectNotFound
 from .documents import Document, analyze
 from .errors import ApiError
 from .rules import Location
 
 
 class Buckets:
-    """Lazy access to helper D's ``testing.buckets.BucketStore`` (imported on first use)."""
+    """The customer's buckets as the file records see them: errors are the file's error codes.
+
+    The :class:`~.buckets.BucketStore` is made on first use, so an emulator that never
+    meets a bucket URI never needs its config to be valid; when it cannot be made,
+    every bucket read or write fails with ``data_source_access_denied`` saying why.
+    """
 
     def __init__(self, config: dict[str, Any] | None) -> None:
         self._config = config
-        self._store: Any = None
+        self._store: BucketStore | None = None
         self._error: str | None = None
         self._lock = threading.Lock()
 
-    def store(self) -> Any:
+    def store(self) -> BucketStore:
         """The BucketStore, or raise ``data_source_access_denied`` saying why there is none."""
         with self._lock:
             if self._store is None and self._error is None:
                 try:
-                    from .buckets import BucketStore
-
                     self._store = BucketStore(self._config)
-                except Exception as exc:  # missing module or cloud libraries: a clear per-file error
+                except Exception as exc:  # a malformed storage config: a clear per-file error, not a crash
                     self._error = f"the emulator cannot reach emulated buckets: {type(exc).__name__}: {exc}"
             if self._store is None:
                 raise ApiError("data_source_access_denied", self._error or "no bucket store")
@@ -49,22 +53,25 @@ class Buckets:
         try:
             return bytes(store.read(uri))
         except Exception as exc:
-            raise _bucket_error(exc, uri) from None
+            raise bucket_error(exc, uri) from None
 
     def write(self, uri: str, data: bytes, content_type: str | None) -> None:
         store = self.store()
         try:
             store.write(uri, data, content_type)
         except Exception as exc:
-            raise _bucket_error(exc, uri) from None
+            raise bucket_error(exc, uri) from None
 
 
-def _bucket_error(exc: Exception, uri: str) -> ApiError:
-    name = type(exc).__name__
-    if name == "ObjectNotFound":
+def bucket_error(exc: Exception, uri: str) -> ApiError:
+    """The file's error for a failed bucket read or write.
+
+    A missing object is the file's ``not_found``; anything else (a missing bucket, a
+    refused grant, a vendor client error the store did not translate) means the
+    grant does not work for this URI: ``data_source_access_denied``.
+    """
+    if isinstance(exc, ObjectNotFound):
         return ApiError("not_found", f"{uri} does not exist in the bucket")
-    if "Throttl" in name:
-        return ApiError("storage_throttled", f"{uri}: storage throttled: {exc}")
     return ApiError("data_source_access_denied", f"{uri}: the data source grant does not work: {exc}")
 
 

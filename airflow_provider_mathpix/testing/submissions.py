@@ -19,6 +19,7 @@ from typing import Any
 from . import ids
 from .documents import detect_kind, unsupported
 from .errors import ApiError
+from .records import FileRecord, Job, Submission
 from .rules import (
     Location,
     bad,
@@ -30,26 +31,7 @@ from .rules import (
     requested_formats,
 )
 from .runtime import Runtime
-from .state import FileRecord, Job, Store, Submission
-
-#: keys of a submission body that are not OCR options
-_RESERVED = {
-    "source_uri",
-    "files",
-    "job_id",
-    "custom_id",
-    "conversion_formats",
-    "destination_uri",
-    "destination_basename",
-    "filename",
-    "s3_region",
-    "page_ranges",
-    "metadata",
-    "image_output_mode",
-    "callback_url",
-    "callback_headers",
-    "callback_events",
-}
+from .state import Store
 
 
 def _submission(rt: Runtime, body: dict[str, Any], *, is_job: bool, now: float) -> Submission:
@@ -58,10 +40,7 @@ def _submission(rt: Runtime, body: dict[str, Any], *, is_job: bool, now: float) 
     mode = body.get("image_output_mode")
     if mode is not None and mode not in ("local", "cdn"):
         raise bad(f'image_output_mode must be "local" (or omitted), got {mode!r}')
-    options = {k: v for k, v in body.items() if k not in _RESERVED}
-    return Submission(
-        formats, options, callback, now, is_job=is_job, image_output_mode=mode, metadata=body.get("metadata")
-    )
+    return Submission(formats, callback, now, is_job=is_job, image_output_mode=mode)
 
 
 def _check_str(body: dict[str, Any], key: str) -> str | None:
@@ -154,7 +133,7 @@ def _single(
             rt.stats.incr("duplicates_absorbed")
             return {"file_id": store.file_id(existing)}
         rec = store.new_file(sub, source_uri or f"upload:{filename or 'document'}", now)
-        rec.source, rec.destination = source, dest
+        rec.source = source
         rec.custom_id, rec.filename, rec.page_ranges = custom_id, filename, page_ranges
         rec.destination_uri, rec.destination_basename = destination_uri, basename
         if job_id is not None:
@@ -314,7 +293,7 @@ def _prepare_item(store: Store, rec: FileRecord, item: dict[str, Any], allow_htt
             err = _data_source_error(store, dest, dest_uri, "destination_uri")
             if err is not None:
                 raise err
-            rec.destination, rec.destination_uri = dest, dest_uri
+            rec.destination_uri = dest_uri
             basename = item.get("destination_basename")
             if basename is not None and (not isinstance(basename, str) or not basename or "/" in basename):
                 raise bad("destination_basename must be a non-empty name without '/'")

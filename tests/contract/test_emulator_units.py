@@ -9,12 +9,13 @@ import pytest
 from airflow_provider_mathpix.testing import ids, rules, sign_webhook, verify_webhook
 from airflow_provider_mathpix.testing.documents import Document
 from airflow_provider_mathpix.testing.errors import ApiError
-from airflow_provider_mathpix.testing.state import Store, Submission
+from airflow_provider_mathpix.testing.records import Submission
+from airflow_provider_mathpix.testing.state import Store
 
 
 def test_jitter_spreads_ready_times_within_bounds() -> None:
     store = Store()
-    sub = Submission((), {}, None, 0.0, is_job=False)
+    sub = Submission((), None, 0.0, is_job=False)
     doc = Document("pdf", ["a", "b"], b"%PDF-")
     recs = [store.new_file(sub, "https://x/a.pdf", 0.0) for _ in range(200)]
     for rec in recs:
