@@ -34,8 +34,8 @@ from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
+from airflow_provider_mathpix.contract.ids import custom_id_from_key
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
-from airflow_provider_mathpix.models import custom_id_from_key
 
 if TYPE_CHECKING:
     from airflow_provider_mathpix._compat import ObjectStoragePath
@@ -333,7 +333,7 @@ def iter_source_items(
     stem when ``destination_prefix`` is given). ``source_uri`` is the form Mathpix
     expects for the cloud (``s3://``, ``gs://``, ``https://{account}.blob.core.windows.net``);
     ``custom_id`` comes from the key relative to the prefix via
-    :func:`~airflow_provider_mathpix.models.custom_id_from_key`, so a rerun yields the
+    :func:`~airflow_provider_mathpix.contract.ids.custom_id_from_key`, so a rerun yields the
     same ids and Mathpix deduplicates.
 
     The prefix is a folder (``s3://b/in`` lists ``in/…``). ``pattern`` is a glob on the

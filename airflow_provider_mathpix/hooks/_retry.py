@@ -1,6 +1,6 @@
 """The ONE retry policy of the provider, shared by the sync and async paths.
 
-Which failures are retryable is a contract rule (``models.is_retryable``); this module
+Which failures are retryable is a contract rule (``contract.retry.is_retryable``); this module
 only decides *when* and *how often*: honour ``Retry-After`` when the server sent one
 (plus jitter, capped by ``retry_max_wait``), else exponential backoff with jitter,
 bounded by a number of attempts and by ``retry_deadline``, which bounds the whole
@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import tenacity
 
+from airflow_provider_mathpix.contract.retry import is_retryable
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._connection import ClientSettings
-from airflow_provider_mathpix.models import is_retryable
 
 #: First backoff step in seconds; doubles per attempt up to ``retry_max_wait``.
 BACKOFF_BASE = 0.5

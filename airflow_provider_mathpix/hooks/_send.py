@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_mathpix.contract.request import ApiRequest
 from airflow_provider_mathpix.hooks._connection import ClientSettings
 from airflow_provider_mathpix.hooks._deadline import request_deadline
 from airflow_provider_mathpix.hooks._io import DownloadSink, UploadSource
@@ -23,7 +24,6 @@ from airflow_provider_mathpix.hooks._transport import (
     request_headers,
     transport_error,
 )
-from airflow_provider_mathpix.models import ApiRequest
 
 
 def send(

@@ -1,6 +1,6 @@
 """MathpixHook: the only place in the provider that speaks HTTP to Mathpix.
 
-Request bodies come from ``models`` (pure, validated), so bad input fails before any
+Request bodies come from ``contract`` (pure, validated), so bad input fails before any
 request; answers are judged by ``_transport.check_answer`` (the one error mapping) and
 retried by ``_retry`` (the one policy). Sync methods and their ``a``-prefixed async
 twins differ only in ``await``: each is a one-line call into that shared machinery.
@@ -17,9 +17,25 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from airflow_provider_mathpix import ids, models
 from airflow_provider_mathpix._compat import BaseHook, aget_connection, amask_secret, mask_secret
-from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri, new_idempotency_key
+from airflow_provider_mathpix.contract.request import ApiRequest, simple_request
+from airflow_provider_mathpix.contract.requests_data_sources import (
+    create_data_source_request,
+)
+from airflow_provider_mathpix.contract.requests_files import (
+    download_request,
+    submit_file_request,
+    upload_file_request,
+)
+from airflow_provider_mathpix.contract.requests_images import (
+    get_image_batch_request,
+    submit_image_batch_request,
+)
+from airflow_provider_mathpix.contract.requests_jobs import job_files_request, jobs_request
+from airflow_provider_mathpix.contract.requests_webhooks import test_webhook_request
+from airflow_provider_mathpix.contract.uris import is_loopback_host
+from airflow_provider_mathpix.exceptions import MathpixAPIError, validation_errors
 from airflow_provider_mathpix.hooks._connection import (
     CONN_FIELDS,
     UI_FIELD_BEHAVIOUR,
@@ -31,7 +47,6 @@ from airflow_provider_mathpix.hooks._jobs import JobPlan
 from airflow_provider_mathpix.hooks._retry import CallBudget, acall_retrying, retrying
 from airflow_provider_mathpix.hooks._send import asend, send
 from airflow_provider_mathpix.hooks._transport import client_kwargs
-from airflow_provider_mathpix.models import ApiRequest
 
 __all__ = ["MathpixHook", "PathOrFile"]
 
@@ -316,20 +331,21 @@ class MathpixHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """One cheap authenticated call (list one job); the API's own message on failure."""
         try:
-            self._call(models.jobs_request(page_size=1))
+            self._call(jobs_request(page_size=1))
         except Exception as exc:  # the UI shows any failure as text, never a traceback
             return False, str(exc)
         return True, f"Connected to the Mathpix API at {self._get_settings().base_url}"
 
     async def atest_connection(self) -> tuple[bool, str]:
         try:
-            await self._acall(models.jobs_request(page_size=1))
+            await self._acall(jobs_request(page_size=1))
         except Exception as exc:
             return False, str(exc)
         return True, f"Connected to the Mathpix API at {(await self._aget_settings()).base_url}"
 
     # ------------------------------------------------------------------ single files
 
+    @validation_errors()
     def submit_file(self, source_uri: str, *, idempotency_key: str | None = None, **options: Any) -> str:
         """POST /files/v1/uri; returns the ``file_id``.
 
@@ -338,25 +354,27 @@ class MathpixHook(BaseHook):
         submitted into a job (``job_id``) without ``custom_id`` gets one derived from
         ``source_uri`` (Mathpix ignores the key when there is a job_id).
         """
-        key, options = _dedup(idempotency_key, options, lambda: ids.custom_id_from_uri(source_uri))
-        req = models.submit_file_request(
+        key, options = _dedup(idempotency_key, options, lambda: custom_id_from_uri(source_uri))
+        req = submit_file_request(
             source_uri, idempotency_key=key, loopback_callbacks=self._local(), **options
         )
         file_id = self._call(req)["file_id"]
         self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
         return str(file_id)
 
+    @validation_errors()
     async def asubmit_file(
         self, source_uri: str, *, idempotency_key: str | None = None, **options: Any
     ) -> str:
-        key, options = _dedup(idempotency_key, options, lambda: ids.custom_id_from_uri(source_uri))
-        req = models.submit_file_request(
+        key, options = _dedup(idempotency_key, options, lambda: custom_id_from_uri(source_uri))
+        req = submit_file_request(
             source_uri, idempotency_key=key, loopback_callbacks=await self._alocal(), **options
         )
         file_id = (await self._acall(req))["file_id"]
         self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
         return str(file_id)
 
+    @validation_errors()
     def upload_file(
         self,
         path_or_fileobj: PathOrFile,
@@ -374,14 +392,15 @@ class MathpixHook(BaseHook):
         a job without ``custom_id`` gets a fresh one per call (its bytes have no stable name).
         """
         source = UploadSource(path_or_fileobj, filename)
-        key, options = _dedup(idempotency_key, options, models.new_idempotency_key)
-        req = models.upload_file_request(
+        key, options = _dedup(idempotency_key, options, new_idempotency_key)
+        req = upload_file_request(
             source.filename, idempotency_key=key, loopback_callbacks=self._local(), **options
         )
         file_id = self._call(req, upload=source)["file_id"]
         self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
         return str(file_id)
 
+    @validation_errors()
     async def aupload_file(
         self,
         path_or_fileobj: PathOrFile,
@@ -392,27 +411,30 @@ class MathpixHook(BaseHook):
     ) -> str:
         """Async twin of :meth:`upload_file` (file reads happen on the loop, 64 KB at a time)."""
         source = UploadSource(path_or_fileobj, filename)
-        key, options = _dedup(idempotency_key, options, models.new_idempotency_key)
-        req = models.upload_file_request(
+        key, options = _dedup(idempotency_key, options, new_idempotency_key)
+        req = upload_file_request(
             source.filename, idempotency_key=key, loopback_callbacks=await self._alocal(), **options
         )
         file_id = (await self._acall(req, upload=source))["file_id"]
         self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
         return str(file_id)
 
+    @validation_errors()
     def get_file(self, file_id: str) -> dict[str, Any]:
         """GET /files/v1/{file_id}: the file's status record."""
-        return self._call(models.simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
+        return self._call(simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def aget_file(self, file_id: str) -> dict[str, Any]:
-        return await self._acall(models.simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
+        return await self._acall(simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
 
+    @validation_errors()
     def download_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
         """GET /files/v1/{file_id}.{ext}: bytes, or the byte count streamed into ``to``.
 
         Raises ``MathpixAPIError`` with code ``format_not_ready`` while the format converts.
         """
-        req = models.download_request(file_id, ext)
+        req = download_request(file_id, ext)
         if to is None:
             return self._call(req, raw=True)  # type: ignore[no-any-return]
         sink = DownloadSink(to)
@@ -421,8 +443,9 @@ class MathpixHook(BaseHook):
         finally:
             sink.abort()
 
+    @validation_errors()
     async def adownload_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
-        req = models.download_request(file_id, ext)
+        req = download_request(file_id, ext)
         if to is None:
             return await self._acall(req, raw=True)  # type: ignore[no-any-return]
         sink = DownloadSink(to)
@@ -431,19 +454,22 @@ class MathpixHook(BaseHook):
         finally:
             sink.abort()
 
+    @validation_errors()
     def delete_file(self, file_id: str) -> dict[str, Any]:
         """DELETE /files/v1/{file_id} (terminal files only; repeating it succeeds)."""
-        result = self._call(models.simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
+        result = self._call(simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
         self.log.info("Deleted Mathpix file %s", file_id)
         return result  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def adelete_file(self, file_id: str) -> dict[str, Any]:
-        result = await self._acall(models.simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
+        result = await self._acall(simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
         self.log.info("Deleted Mathpix file %s", file_id)
         return result  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ jobs
 
+    @validation_errors()
     def submit_job(
         self,
         items: Iterable[Mapping[str, Any]],
@@ -465,6 +491,7 @@ class MathpixHook(BaseHook):
         self.log.info(_job_summary(plan))
         return plan.result()
 
+    @validation_errors()
     async def asubmit_job(
         self,
         items: Iterable[Mapping[str, Any]],
@@ -491,55 +518,64 @@ class MathpixHook(BaseHook):
             plan.file_count + sent,
         )
 
+    @validation_errors()
     def get_job(self, job_id: str) -> dict[str, Any]:
         """GET /files/v1/jobs/{job_id}: status and counters."""
-        return self._call(models.simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
+        return self._call(simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def aget_job(self, job_id: str) -> dict[str, Any]:
-        return await self._acall(models.simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
+        return await self._acall(simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
 
+    @validation_errors()
     def iter_job_files(
         self, job_id: str, status: str | None = None, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
         """Every file of a job, following ``next_page_token``; ``status`` filters (and fills ``status``)."""
-        models.job_files_request(job_id, status, page_size)  # fail on bad input now, not on first next()
-        return self._pages(lambda token: models.job_files_request(job_id, status, page_size, token), "files")
+        job_files_request(job_id, status, page_size)  # fail on bad input now, not on first next()
+        return self._pages(lambda token: job_files_request(job_id, status, page_size, token), "files")
 
     async def aiter_job_files(
         self, job_id: str, status: str | None = None, page_size: int | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """Async generator twin of :meth:`iter_job_files` (bad arguments raise on first iteration)."""
-        models.job_files_request(job_id, status, page_size)
+        with validation_errors():
+            job_files_request(job_id, status, page_size)
         async for record in self._apages(
-            lambda token: models.job_files_request(job_id, status, page_size, token), "files"
+            lambda token: job_files_request(job_id, status, page_size, token), "files"
         ):
             yield record
 
+    @validation_errors()
     def get_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
         """GET /files/v1/jobs/{job_id}/files/{custom_id}: that file's status record."""
-        req = models.simple_request(
+        req = simple_request(
             "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id=job_id, custom_id=custom_id
         )
         return self._call(req)  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def aget_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
-        req = models.simple_request(
+        req = simple_request(
             "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id=job_id, custom_id=custom_id
         )
         return await self._acall(req)  # type: ignore[no-any-return]
 
+    @validation_errors()
     def finalize_job(self, job_id: str) -> dict[str, Any]:
         """POST /files/v1/jobs/{job_id}/finalize (idempotent; needed before job.completed webhooks)."""
-        result = self._call(models.simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id))
+        result = self._call(simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id))
         self.log.info("Finalized Mathpix job %s", job_id)
         return result  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def afinalize_job(self, job_id: str) -> dict[str, Any]:
-        req = models.simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id)
+        req = simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id)
         result = await self._acall(req)
         self.log.info("Finalized Mathpix job %s", job_id)
         return result  # type: ignore[no-any-return]
 
+    @validation_errors()
     def iter_jobs(
         self, start: Any = None, end: Any = None, page_size: int | None = None
     ) -> Iterator[dict[str, Any]]:
@@ -547,21 +583,21 @@ class MathpixHook(BaseHook):
 
         Both bounds are inclusive; only one of them given means that single day.
         """
-        models.jobs_request(start, end, page_size)
-        return self._pages(lambda token: models.jobs_request(start, end, page_size, token), "jobs")
+        jobs_request(start, end, page_size)
+        return self._pages(lambda token: jobs_request(start, end, page_size, token), "jobs")
 
     async def aiter_jobs(
         self, start: Any = None, end: Any = None, page_size: int | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """Async generator twin of :meth:`iter_jobs`."""
-        models.jobs_request(start, end, page_size)
-        async for record in self._apages(
-            lambda token: models.jobs_request(start, end, page_size, token), "jobs"
-        ):
+        with validation_errors():
+            jobs_request(start, end, page_size)
+        async for record in self._apages(lambda token: jobs_request(start, end, page_size, token), "jobs"):
             yield record
 
     # ------------------------------------------------------------------ data sources, identities, webhooks
 
+    @validation_errors()
     def create_data_source(
         self,
         provider: str,
@@ -576,11 +612,11 @@ class MathpixHook(BaseHook):
         """POST /files/v1/data-sources: register a bucket Mathpix may read and write.
 
         ``provider_specific_details`` takes exactly the keys of the ``provider``/``auth_method``
-        pair (``models.DATA_SOURCE_DETAILS``); ``secret`` only for ``aws``/``access_key``
+        pair (``DATA_SOURCE_DETAILS``); ``secret`` only for ``aws``/``access_key``
         (masked in logs like the app_key, never returned).
         """
         self._mask(secret)
-        req = models.create_data_source_request(
+        req = create_data_source_request(
             provider,
             bucket,
             auth_method,
@@ -598,6 +634,7 @@ class MathpixHook(BaseHook):
         )
         return result  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def acreate_data_source(
         self,
         provider: str,
@@ -610,7 +647,7 @@ class MathpixHook(BaseHook):
         secret: str | None = None,
     ) -> dict[str, Any]:
         await self._amask(secret)
-        req = models.create_data_source_request(
+        req = create_data_source_request(
             provider,
             bucket,
             auth_method,
@@ -628,93 +665,107 @@ class MathpixHook(BaseHook):
         )
         return result  # type: ignore[no-any-return]
 
+    @validation_errors()
     def list_data_sources(self) -> list[dict[str, Any]]:
         return self._call(ApiRequest("GET", "/files/v1/data-sources")).get("data_sources", [])  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def alist_data_sources(self) -> list[dict[str, Any]]:
         return (await self._acall(ApiRequest("GET", "/files/v1/data-sources"))).get("data_sources", [])  # type: ignore[no-any-return]
 
+    @validation_errors()
     def test_data_source(self, data_source_id: str) -> dict[str, Any]:
         """POST /files/v1/data-sources/{id}/test: a failed probe is a 200 with ``result: failed``."""
-        req = models.simple_request(
+        req = simple_request(
             "POST", "/files/v1/data-sources/{data_source_id}/test", data_source_id=data_source_id
         )
         return self._call(req)  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def atest_data_source(self, data_source_id: str) -> dict[str, Any]:
-        req = models.simple_request(
+        req = simple_request(
             "POST", "/files/v1/data-sources/{data_source_id}/test", data_source_id=data_source_id
         )
         return await self._acall(req)  # type: ignore[no-any-return]
 
+    @validation_errors()
     def delete_data_source(self, data_source_id: str) -> dict[str, Any]:
-        req = models.simple_request(
+        req = simple_request(
             "DELETE", "/files/v1/data-sources/{data_source_id}", data_source_id=data_source_id
         )
         return self._call(req)  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def adelete_data_source(self, data_source_id: str) -> dict[str, Any]:
-        req = models.simple_request(
+        req = simple_request(
             "DELETE", "/files/v1/data-sources/{data_source_id}", data_source_id=data_source_id
         )
         return await self._acall(req)  # type: ignore[no-any-return]
 
+    @validation_errors()
     def get_onboarding_identities(self) -> dict[str, Any]:
         """GET /files/v1/onboarding/identities: the Mathpix principals to grant bucket access."""
         return self._call(ApiRequest("GET", "/files/v1/onboarding/identities"))  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def aget_onboarding_identities(self) -> dict[str, Any]:
         return await self._acall(ApiRequest("GET", "/files/v1/onboarding/identities"))  # type: ignore[no-any-return]
 
+    @validation_errors()
     def get_webhook_config(self) -> dict[str, Any]:
         """GET /files/v1/webhook-config: ``{"signing_secret"}`` (mask it if you log it)."""
         return self._call(ApiRequest("GET", "/files/v1/webhook-config"))  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def aget_webhook_config(self) -> dict[str, Any]:
         return await self._acall(ApiRequest("GET", "/files/v1/webhook-config"))  # type: ignore[no-any-return]
 
+    @validation_errors()
     def test_webhook(
         self, callback_url: str, callback_headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         """POST /files/v1/webhook-config/test: ``{"status": "delivered"|"failed", ...}``."""
         return self._call(
-            models.test_webhook_request(callback_url, callback_headers, loopback_callbacks=self._local())
+            test_webhook_request(callback_url, callback_headers, loopback_callbacks=self._local())
         )  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def atest_webhook(
         self, callback_url: str, callback_headers: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         return await self._acall(
-            models.test_webhook_request(
-                callback_url, callback_headers, loopback_callbacks=await self._alocal()
-            )
+            test_webhook_request(callback_url, callback_headers, loopback_callbacks=await self._alocal())
         )  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ /v3 image batches
 
+    @validation_errors()
     def submit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
         """POST /v3/batch; returns the ``batch_id``. A v3 body with ``error`` raises even under HTTP 200."""
-        batch_id = self._call(
-            models.submit_image_batch_request(urls, loopback_callbacks=self._local(), **options)
-        )["batch_id"]
+        batch_id = self._call(submit_image_batch_request(urls, loopback_callbacks=self._local(), **options))[
+            "batch_id"
+        ]
         self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
         return batch_id  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def asubmit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
         batch_id = (
             await self._acall(
-                models.submit_image_batch_request(urls, loopback_callbacks=await self._alocal(), **options)
+                submit_image_batch_request(urls, loopback_callbacks=await self._alocal(), **options)
             )
         )["batch_id"]
         self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
         return batch_id  # type: ignore[no-any-return]
 
+    @validation_errors()
     def get_image_batch(self, batch_id: int | str) -> dict[str, Any]:
         """GET /v3/batch/{batch_id}: ``{"keys", "results"}``, results filling in progressively."""
-        return self._call(models.get_image_batch_request(batch_id))  # type: ignore[no-any-return]
+        return self._call(get_image_batch_request(batch_id))  # type: ignore[no-any-return]
 
+    @validation_errors()
     async def aget_image_batch(self, batch_id: int | str) -> dict[str, Any]:
-        return await self._acall(models.get_image_batch_request(batch_id))  # type: ignore[no-any-return]
+        return await self._acall(get_image_batch_request(batch_id))  # type: ignore[no-any-return]
 
 
 def _dedup(
@@ -731,11 +782,11 @@ def _dedup(
         if options.get("custom_id") is None:
             options = {**options, "custom_id": member_id()}
         return idempotency_key, options
-    return idempotency_key or models.new_idempotency_key(), options
+    return idempotency_key or new_idempotency_key(), options
 
 
 def _is_local(settings: ClientSettings) -> bool:
-    return models.is_loopback_host(urlsplit(settings.base_url).hostname)
+    return is_loopback_host(urlsplit(settings.base_url).hostname)
 
 
 def _next_token(page: Mapping[str, Any], seen: set[str], req: ApiRequest) -> str | None:
