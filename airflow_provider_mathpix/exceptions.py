@@ -11,10 +11,15 @@ processes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from airflow.exceptions import AirflowException
+
+from airflow_provider_mathpix.contract.errors import InvalidInput
 
 __all__ = [
     "MathpixAPIError",
@@ -24,15 +29,47 @@ __all__ = [
     "MathpixSetupError",
     "MathpixValidationError",
     "MathpixWaitTimeout",
+    "validation_errors",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class MathpixError(AirflowException):
     """Base class of every error raised by this provider."""
 
 
-class MathpixValidationError(MathpixError, ValueError):
+class MathpixValidationError(MathpixError, InvalidInput):
     """Bad input caught before any request is sent (names the field and the rule)."""
+
+
+class validation_errors(contextlib.ContextDecorator):  # lower case: reads like contextlib.suppress
+    """Re-raise the contract's :class:`InvalidInput` as :class:`MathpixValidationError`.
+
+    Used at the public entry points (hook methods, operator and sensor constructors), as
+    ``with validation_errors():`` or as a decorator (of plain or ``async`` functions): the
+    contract cannot raise an Airflow exception (it imports no Airflow), and a DAG author
+    should catch one class. ``from None``: the contract's frames add nothing to a message
+    that names the field and the rule.
+    """
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, InvalidInput) and not isinstance(exc, MathpixValidationError):
+            raise MathpixValidationError(str(exc)) from None
+
+    def __call__(self, func: F) -> F:  # type: ignore[override]
+        if not inspect.iscoroutinefunction(func):
+            return super().__call__(func)  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        async def translated(*args: Any, **kwargs: Any) -> Any:
+            with self._recreate_cm():
+                return await func(*args, **kwargs)
+
+        return translated  # type: ignore[return-value]
 
 
 class MathpixAPIError(MathpixError):

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from airflow_provider_mathpix.contract.ids import MAX_ID_LENGTH, custom_id_from_key
 from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.models import MAX_ID_LENGTH, custom_id_from_key
 from airflow_provider_mathpix.prefix_walk import walk_bucket
 from airflow_provider_mathpix.storage import (
     DEFAULT_CONN_IDS,

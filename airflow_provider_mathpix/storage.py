@@ -34,8 +34,8 @@ from functools import lru_cache
 from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
+from airflow_provider_mathpix.contract.ids import custom_id_from_key
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
-from airflow_provider_mathpix.models import custom_id_from_key
 
 if TYPE_CHECKING:
     from airflow_provider_mathpix._compat import ObjectStoragePath

@@ -1,8 +1,10 @@
-"""Turn an Airflow connection's fields into validated client settings (pure, no I/O).
+"""Turn an Airflow connection's fields into validated client settings (no I/O).
 
 Kept apart from the hook so every rule (missing key, plain http to a remote host, bad
-extras) is tested without Airflow or a network, and fails before any request with a
-message naming the connection id and the field.
+extras) is tested without a connection store or a network, and fails before any request
+with a message naming the connection id and the field. Not part of ``contract``: these
+are rules of this provider's connection, not of the Mathpix API, and they raise the
+provider's own ``MathpixValidationError``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_mathpix.contract.uris import is_loopback_host
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks._connection_form import (
     CONN_FIELDS,
@@ -25,7 +28,6 @@ from airflow_provider_mathpix.hooks._connection_form import (
     DEFAULT_TIMEOUT,
     UI_FIELD_BEHAVIOUR,
 )
-from airflow_provider_mathpix.models import is_loopback_host
 
 __all__ = [
     "CONN_FIELDS",

@@ -6,6 +6,10 @@ hangs for as long as the server likes. These network backends are httpcore's own
 wrapped so that each operation gets the smaller of its own timeout and the time left
 before the deadline of the request in flight (a context variable, so concurrent async
 requests and threads each see their own), and fails as a timeout once it has passed.
+
+The rule is written once, in :func:`_bounded` (the time an operation may take) and
+:func:`_named` (a timeout caused by the deadline says so); the sync and async stream and
+backend classes are the I/O edge httpcore requires, each method one forwarding line.
 """
 
 from __future__ import annotations

@@ -9,17 +9,11 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri, new_job_id, validate_id
+from airflow_provider_mathpix.contract.job_limits import JobItemChecker, validate_max_items_per_request
+from airflow_provider_mathpix.contract.request import ApiRequest
+from airflow_provider_mathpix.contract.requests_jobs import job_options, submit_job_request
 from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.ids import custom_id_from_uri
-from airflow_provider_mathpix.models import (
-    ApiRequest,
-    JobItemChecker,
-    job_options,
-    new_job_id,
-    submit_job_request,
-    validate_id,
-    validate_max_items_per_request,
-)
 
 
 class JobPlan:

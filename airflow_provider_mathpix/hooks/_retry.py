@@ -1,6 +1,6 @@
 """The ONE retry policy of the provider, shared by the sync and async paths.
 
-Which failures are retryable is a contract rule (``models.is_retryable``); this module
+Which failures are retryable is a contract rule (``contract.retry.is_retryable``); this module
 only decides *when* and *how often*: honour ``Retry-After`` when the server sent one
 (plus jitter, capped by ``retry_max_wait``), else exponential backoff with jitter,
 bounded by a number of attempts and by ``retry_deadline``, which bounds the whole
@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 
 import tenacity
 
+from airflow_provider_mathpix.contract.retry import is_retryable
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._connection import ClientSettings
-from airflow_provider_mathpix.models import is_retryable
 
 #: First backoff step in seconds; doubles per attempt up to ``retry_max_wait``.
 BACKOFF_BASE = 0.5
@@ -118,27 +118,46 @@ def retry_kwargs(settings: ClientSettings, logger: Any, budget: CallBudget) -> d
     }
 
 
-def retrying(settings: ClientSettings, logger: Any, budget: CallBudget) -> tenacity.Retrying:
-    return tenacity.Retrying(**retry_kwargs(settings, logger, budget))
-
-
 T = TypeVar("T")
 
 
+def call_retrying(settings: ClientSettings, logger: Any, attempt: Callable[[float], T]) -> T:
+    """``attempt(seconds_left)`` under the policy of :func:`retry_kwargs`, within ``retry_deadline``."""
+    budget = CallBudget(settings)
+
+    def once() -> T:
+        try:
+            return attempt(budget.left())
+        except MathpixAPIError as exc:
+            reported = budget.judge(exc)
+            if reported is exc:
+                raise
+            raise reported from None
+
+    return tenacity.Retrying(**retry_kwargs(settings, logger, budget))(once)
+
+
 async def acall_retrying(
-    settings: ClientSettings, logger: Any, budget: CallBudget, attempt: Callable[[], Awaitable[T]]
+    settings: ClientSettings, logger: Any, attempt: Callable[[float], Awaitable[T]]
 ) -> T:
-    """``await attempt()`` under the policy of :func:`retry_kwargs`, as a plain loop.
+    """``await attempt(seconds_left)`` under the policy of :func:`retry_kwargs`, as a plain loop.
 
     The same stop rules (attempts; the wait ahead using up the budget), the same waits
     and the same warning as the tenacity form; written out because the async path serves
     triggers, where a successful poll must cost nothing beyond the request (tenacity
     inspects its callbacks on every call).
     """
+    budget = CallBudget(settings)
     number = 1
     while True:
         try:
-            return await attempt()
+            try:
+                return await attempt(budget.left())
+            except MathpixAPIError as exc:
+                reported = budget.judge(exc)
+                if reported is exc:
+                    raise
+                raise reported from None
         except Exception as exc:
             if not should_retry(exc) or number >= settings.max_retries + 1:
                 raise

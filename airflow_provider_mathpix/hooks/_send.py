@@ -1,17 +1,20 @@
-"""One attempt of one call, sync and async: send the request, stream or read the answer.
+"""One attempt of one call: send the request, stream or read the answer.
 
-The two functions differ only in ``await``; everything they decide is delegated to
-``_transport`` (headers, the body limit, the error mapping), ``_deadline`` (the bound
-of the whole request) and ``_io`` (upload source, download sink), so the retry policy
-in ``_retry`` can wrap either.
+What an attempt decides lives once, in :class:`Exchange` (the arguments of the request,
+where the answer's bytes go, what the answer means, what a lost connection becomes);
+:func:`send` and :func:`asend` are only the I/O edge, the same few lines with and
+without ``await``. Headers, the body limit and the error mapping are ``_transport``'s,
+the bound of the whole request ``_deadline``'s, upload source and download sink
+``_io``'s, so the retry policy in ``_retry`` can wrap either function.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
+from airflow_provider_mathpix.contract.request import ApiRequest
 from airflow_provider_mathpix.hooks._connection import ClientSettings
 from airflow_provider_mathpix.hooks._deadline import request_deadline
 from airflow_provider_mathpix.hooks._io import DownloadSink, UploadSource
@@ -23,7 +26,104 @@ from airflow_provider_mathpix.hooks._transport import (
     request_headers,
     transport_error,
 )
-from airflow_provider_mathpix.models import ApiRequest
+
+
+class Exchange:
+    """One attempt's decisions, free of sync/async.
+
+    A fresh upload stream per attempt (``UploadSource.open``) and a restarted sink
+    (``DownloadSink.begin``) make each attempt independent, so a retry re-sends whole.
+    The attempt ends within ``request_timeout`` (or ``budget``, the time left to the
+    call, when smaller), however slowly the server answers.
+    """
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        req: ApiRequest,
+        upload: UploadSource | None,
+        sink: DownloadSink | None,
+        raw: bool,
+        budget: float | None,
+    ) -> None:
+        self.settings = settings
+        self.req = req
+        self.upload = upload
+        self.sink = sink
+        self.raw = raw
+        self.limit = (
+            settings.request_timeout if budget is None else max(0.0, min(settings.request_timeout, budget))
+        )
+        self._handle: IO[bytes] | None = upload.open() if upload else None
+        self._reader: BodyReader | None = None
+        self._status = 0
+        self._headers: httpx.Headers | None = None
+
+    def request(self) -> dict[str, Any]:
+        """The arguments of ``client.stream`` (sync and async alike)."""
+        req, upload = self.req, self.upload
+        files: Any = {"file": (upload.filename, self._handle, "application/octet-stream")} if upload else None
+        return {
+            "method": req.method,
+            "url": req.path,
+            "params": req.params,
+            "json": req.json,
+            "data": req.form,
+            "files": files,
+            "headers": request_headers(req, self.settings),
+        }
+
+    def start(self, resp: httpx.Response) -> None:
+        """The status line and headers arrived: stream into the sink, or collect the body."""
+        self._status, self._headers = resp.status_code, resp.headers
+        if self.sink is not None and resp.is_success:
+            self.sink.begin()
+        else:
+            self._reader = BodyReader(self.req, resp.status_code, resp.headers, raw=self.raw)
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take a chunk of the body; False once the rest is not wanted."""
+        if self._reader is None:
+            assert self.sink is not None
+            self.sink.write(chunk)
+            return True
+        return self._reader.feed(chunk)
+
+    def result(self) -> Any:
+        """The answer's JSON, its bytes (``raw``), or the byte count in the sink; else raise."""
+        if self._reader is None:
+            assert self.sink is not None
+            return self.sink.commit()
+        assert self._headers is not None
+        return check_answer(
+            self.req,
+            self._status,
+            self._headers,
+            self._reader.body(),
+            raw=self.raw,
+            secret=self.settings.app_key,
+        )
+
+    def no_answer(self, exc: httpx.TransportError) -> Exception:
+        """The error for a request that got no (complete) answer; its cause is dropped if it holds the key."""
+        settings = self.settings
+        if "request_timeout" in str(exc):  # our deadline, not a single slow read
+            error = api_error(
+                self.req,
+                None,
+                "timeout",
+                f"no complete answer within request_timeout ({settings.request_timeout:g} s, "
+                "or less when the call's retry_deadline was nearer)",
+            )
+        else:
+            error = transport_error(self.req, exc, settings.app_key, settings.base_url)
+        error.__cause__ = None if leaks(exc, settings.app_key) else exc
+        error.__suppress_context__ = True
+        return error
+
+    def close(self) -> None:
+        if self.upload and self._handle is not None:
+            self.upload.close(self._handle)
 
 
 def send(
@@ -35,45 +135,19 @@ def send(
     raw: bool,
     budget: float | None = None,
 ) -> Any:
-    """One attempt: the answer's JSON, its bytes (``raw``) or the byte count streamed into ``sink``.
-
-    A fresh upload stream per attempt (``UploadSource.open``) and a restarted sink
-    (``DownloadSink.begin``) make each attempt independent, so a retry re-sends whole.
-    The attempt ends within ``request_timeout`` (or ``budget``, the time left to the
-    call, when smaller), however slowly the server answers.
-    """
-    handle = upload.open() if upload else None
-    files: Any = {"file": (upload.filename, handle, "application/octet-stream")} if upload else None
+    """One attempt, blocking (see :class:`Exchange`)."""
+    exchange = Exchange(settings, req, upload, sink, raw, budget)
     try:
-        with (
-            request_deadline(_limit(settings, budget)),
-            client.stream(
-                req.method,
-                req.path,
-                params=req.params,
-                json=req.json,
-                data=req.form,
-                files=files,
-                headers=request_headers(req, settings),
-            ) as resp,
-        ):
-            if sink is not None and resp.is_success:
-                sink.begin()
-                for chunk in resp.iter_bytes():
-                    sink.write(chunk)
-                return sink.commit()
-            reader = BodyReader(req, resp.status_code, resp.headers, raw=raw)
+        with request_deadline(exchange.limit), client.stream(**exchange.request()) as resp:
+            exchange.start(resp)
             for chunk in resp.iter_bytes():
-                if not reader.feed(chunk):
+                if not exchange.feed(chunk):
                     break
-            return check_answer(
-                req, resp.status_code, resp.headers, reader.body(), raw=raw, secret=settings.app_key
-            )
+            return exchange.result()
     except httpx.TransportError as exc:
-        raise _no_answer(req, exc, settings) from (None if leaks(exc, settings.app_key) else exc)
+        raise exchange.no_answer(exc)  # noqa: B904 - the cause is set there, or withheld when it holds the key
     finally:
-        if upload and handle is not None:
-            upload.close(handle)
+        exchange.close()
 
 
 async def asend(
@@ -85,50 +159,17 @@ async def asend(
     raw: bool,
     budget: float | None = None,
 ) -> Any:
-    """Async twin of :func:`send`."""
-    handle = upload.open() if upload else None
-    files: Any = {"file": (upload.filename, handle, "application/octet-stream")} if upload else None
+    """One attempt, awaited: :func:`send` with ``await``."""
+    exchange = Exchange(settings, req, upload, sink, raw, budget)
     try:
-        with request_deadline(_limit(settings, budget)):
-            async with client.stream(
-                req.method,
-                req.path,
-                params=req.params,
-                json=req.json,
-                data=req.form,
-                files=files,
-                headers=request_headers(req, settings),
-            ) as resp:
-                if sink is not None and resp.is_success:
-                    sink.begin()
-                    async for chunk in resp.aiter_bytes():
-                        sink.write(chunk)
-                    return sink.commit()
-                reader = BodyReader(req, resp.status_code, resp.headers, raw=raw)
+        with request_deadline(exchange.limit):
+            async with client.stream(**exchange.request()) as resp:
+                exchange.start(resp)
                 async for chunk in resp.aiter_bytes():
-                    if not reader.feed(chunk):
+                    if not exchange.feed(chunk):
                         break
-                return check_answer(
-                    req, resp.status_code, resp.headers, reader.body(), raw=raw, secret=settings.app_key
-                )
+                return exchange.result()
     except httpx.TransportError as exc:
-        raise _no_answer(req, exc, settings) from (None if leaks(exc, settings.app_key) else exc)
+        raise exchange.no_answer(exc)  # noqa: B904 - the cause is set there, or withheld when it holds the key
     finally:
-        if upload and handle is not None:
-            upload.close(handle)
-
-
-def _limit(settings: ClientSettings, budget: float | None) -> float:
-    return settings.request_timeout if budget is None else max(0.0, min(settings.request_timeout, budget))
-
-
-def _no_answer(req: ApiRequest, exc: httpx.TransportError, settings: ClientSettings) -> Exception:
-    if "request_timeout" in str(exc):  # our deadline, not a single slow read
-        return api_error(
-            req,
-            None,
-            "timeout",
-            f"no complete answer within request_timeout ({settings.request_timeout:g} s, "
-            "or less when the call's retry_deadline was nearer)",
-        )
-    return transport_error(req, exc, settings.app_key, settings.base_url)
+        exchange.close()

@@ -16,16 +16,13 @@ from urllib.parse import quote, quote_plus, urlsplit
 import httpx
 
 from airflow_provider_mathpix import __version__
+from airflow_provider_mathpix.contract.answers import envelope_error, parse_error_body
+from airflow_provider_mathpix.contract.request import ApiRequest
+from airflow_provider_mathpix.contract.retry import parse_retry_after
+from airflow_provider_mathpix.contract.uris import is_loopback_host
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks._connection import ClientSettings
 from airflow_provider_mathpix.hooks._deadline import transport
-from airflow_provider_mathpix.models import (
-    ApiRequest,
-    envelope_error,
-    is_loopback_host,
-    parse_error_body,
-    parse_retry_after,
-)
 
 USER_AGENT = f"airflow-provider-mathpix/{__version__}"
 

@@ -1,44 +1,57 @@
 """MathpixHook: the only place in the provider that speaks HTTP to Mathpix.
 
-Request bodies come from ``models`` (pure, validated), so bad input fails before any
-request; answers are judged by ``_transport.check_answer`` (the one error mapping) and
-retried by ``_retry`` (the one policy). Sync methods and their ``a``-prefixed async
-twins differ only in ``await``: each is a one-line call into that shared machinery.
+Each endpoint is declared once, as an operation (``_operation``): it builds its request
+from ``contract`` (pure, validated, so bad input fails before any request) and shapes
+the answer. ``_run`` performs an operation's steps with blocking calls and ``_arun`` with
+awaits, giving the method and its ``a``-prefixed async twin. Answers are judged by
+``_transport.check_answer`` (the one error mapping) and retried by ``_retry`` (the one
+policy).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from airflow_provider_mathpix import ids, models
-from airflow_provider_mathpix._compat import BaseHook, aget_connection, amask_secret, mask_secret
-from airflow_provider_mathpix.exceptions import MathpixAPIError
-from airflow_provider_mathpix.hooks._connection import (
-    CONN_FIELDS,
-    UI_FIELD_BEHAVIOUR,
-    ClientSettings,
-    settings_from_connection,
+from airflow_provider_mathpix._compat import aget_connection, amask_secret, mask_secret
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri, new_idempotency_key
+from airflow_provider_mathpix.contract.request import ApiRequest, simple_request
+from airflow_provider_mathpix.contract.requests_data_sources import create_data_source_request
+from airflow_provider_mathpix.contract.requests_files import (
+    download_request,
+    submit_file_request,
+    upload_file_request,
 )
+from airflow_provider_mathpix.contract.requests_images import (
+    get_image_batch_request,
+    submit_image_batch_request,
+)
+from airflow_provider_mathpix.contract.requests_jobs import job_files_request, jobs_request
+from airflow_provider_mathpix.contract.requests_webhooks import test_webhook_request
+from airflow_provider_mathpix.contract.uris import is_loopback_host
+from airflow_provider_mathpix.hooks._connection import ClientSettings, settings_from_connection
+from airflow_provider_mathpix.hooks._driver import OperationDriver
+from airflow_provider_mathpix.hooks._form import connection_form_widgets, ui_field_behaviour
 from airflow_provider_mathpix.hooks._io import DownloadSink, PathOrFile, UploadSource
 from airflow_provider_mathpix.hooks._jobs import JobPlan
-from airflow_provider_mathpix.hooks._retry import CallBudget, acall_retrying, retrying
-from airflow_provider_mathpix.hooks._send import asend, send
+from airflow_provider_mathpix.hooks._operation import (
+    SETTINGS,
+    Listing,
+    Mask,
+    Operation,
+    Send,
+    endpoint,
+    listing,
+)
 from airflow_provider_mathpix.hooks._transport import client_kwargs
-from airflow_provider_mathpix.models import ApiRequest
 
 __all__ = ["MathpixHook", "PathOrFile"]
 
-PageBuilder = Callable[[str | None], ApiRequest]
 
-
-class MathpixHook(BaseHook):
+class MathpixHook(OperationDriver):
     """Talk to the Mathpix Files API (and ``/v3/batch``) through one Airflow connection.
 
     Connection: ``password`` = app_key, ``login`` = app_id (only ``/v3`` needs it),
@@ -62,14 +75,7 @@ class MathpixHook(BaseHook):
     hook_name = "Mathpix"
 
     def __init__(self, mathpix_conn_id: str = default_conn_name) -> None:
-        super().__init__()
-        self.mathpix_conn_id = mathpix_conn_id
-        self._settings: ClientSettings | None = None
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
-        self._aclient: httpx.AsyncClient | None = None
-        self._adepth = 0
-        self._ahead: set[asyncio.Task[Any]] = set()  # pages fetched ahead by aiter_* (see _apages)
+        super().__init__(mathpix_conn_id)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mathpix_conn_id={self.mathpix_conn_id!r})"
@@ -81,46 +87,14 @@ class MathpixHook(BaseHook):
         Airflow >= 3.2 reads the same declaration from the provider info
         (``hooks._connection.UI_FIELD_BEHAVIOUR``); this serves older Airflow 3 releases.
         """
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """The extras as form fields, for the Flask UI of Airflow 2.11 and 3.0/3.1 (with FAB).
+        """The extras as form fields, for the Flask UI of Airflow 2.11 and 3.0/3.1 (with FAB)."""
+        return connection_form_widgets()
 
-        Built from the same ``CONN_FIELDS`` that Airflow >= 3.2 reads from the provider
-        info, so both forms agree. Without flask_appbuilder (no FAB UI) there is no form to
-        add to: the extras are then set in the connection's Extra JSON.
-        """
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import IntegerField, StringField
-            from wtforms.validators import NumberRange, Optional
-        except ImportError:
-            return {}
-        widgets: dict[str, Any] = {}
-        for name, field in CONN_FIELDS.items():
-            default = field["schema"]["default"]
-            label, description = lazy_gettext(field["label"]), field["description"]
-            if "integer" in field["schema"]["type"]:
-                widgets[name] = IntegerField(
-                    label,
-                    description=description,
-                    validators=[Optional(), NumberRange(min=0)],
-                    widget=BS3TextFieldWidget(),
-                    default=default,
-                )
-            else:  # that UI has no decimal field; the hook parses (and checks) the number
-                widgets[name] = StringField(
-                    label, description=description, widget=BS3TextFieldWidget(), default=f"{default:g}"
-                )
-        return widgets
-
-    # ------------------------------------------------------------------ settings and clients
+    # ------------------------------------------------------------------ connection and secrets
 
     def _from_connection(self, conn: Any) -> ClientSettings:
         return settings_from_connection(
@@ -150,17 +124,6 @@ class MathpixHook(BaseHook):
             self._settings = settings
         return self._settings
 
-    @staticmethod
-    def _mask(secret: str | None) -> None:
-        """Redact a credential passed as an argument (a data source's secret) like the app_key."""
-        if secret:
-            mask_secret(secret)
-
-    @staticmethod
-    async def _amask(secret: str | None) -> None:
-        if secret:
-            await amask_secret(secret)
-
     async def _aget_settings(self) -> ClientSettings:
         """Read the connection without a sync lookup, which would block the triggerer's loop."""
         if self._settings is None:
@@ -169,12 +132,12 @@ class MathpixHook(BaseHook):
             self._settings = settings
         return self._settings
 
-    def _local(self) -> bool:
-        """Whether the API is a loopback emulator (then loopback callback URLs are allowed)."""
-        return _is_local(self._get_settings())
+    def _mask(self, secret: str) -> None:
+        """Redact a credential passed as an argument (a data source's secret) like the app_key."""
+        mask_secret(secret)
 
-    async def _alocal(self) -> bool:
-        return _is_local(await self._aget_settings())
+    async def _amask(self, secret: str) -> None:
+        await amask_secret(secret)
 
     def get_conn(self) -> httpx.Client:
         """The hook's ``httpx.Client`` (created on first use, reused until :meth:`close`)."""
@@ -196,141 +159,24 @@ class MathpixHook(BaseHook):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    async def __aenter__(self) -> MathpixHook:
-        settings = await self._aget_settings()
-        # No await between the check and the assignment: concurrent tasks entering at
-        # once share one client instead of each building (and leaking) their own.
-        if self._aclient is None:
-            self._aclient = httpx.AsyncClient(**client_kwargs(settings, asynchronous=True))
-        self._adepth += 1
-        return self
+    # ------------------------------------------------------------------ endpoints, each declared once
 
-    async def __aexit__(self, *exc: object) -> None:
-        self._adepth -= 1
-        if self._adepth == 0 and self._aclient is not None:
-            # A listing abandoned mid-way may still be fetching a page ahead: stop it
-            # before its client goes away.
-            for task in list(self._ahead):
-                task.cancel()
-            await asyncio.gather(*self._ahead, return_exceptions=True)
-            client, self._aclient = self._aclient, None
-            await client.aclose()
-
-    # ------------------------------------------------------------------ one call, retried
-
-    def _call(
-        self,
-        req: ApiRequest,
-        *,
-        upload: UploadSource | None = None,
-        sink: DownloadSink | None = None,
-        raw: bool = False,
-    ) -> Any:
-        settings = self._get_settings()
-        client = self.get_conn()
-        budget = CallBudget(settings)
-
-        def attempt() -> Any:
-            try:
-                return send(client, settings, req, upload, sink, raw, budget.left())
-            except MathpixAPIError as exc:
-                reported = budget.judge(exc)
-                if reported is exc:
-                    raise
-                raise reported from None
-
-        return retrying(settings, self.log, budget)(attempt)
-
-    async def _acall(
-        self,
-        req: ApiRequest,
-        *,
-        upload: UploadSource | None = None,
-        sink: DownloadSink | None = None,
-        raw: bool = False,
-    ) -> Any:
-        if self._aclient is None:
-            async with self:
-                return await self._acall(req, upload=upload, sink=sink, raw=raw)
-        settings = await self._aget_settings()
-        client = self._aclient
-        assert client is not None
-        budget = CallBudget(settings)
-
-        async def attempt() -> Any:
-            try:
-                return await asend(client, settings, req, upload, sink, raw, budget.left())
-            except MathpixAPIError as exc:
-                reported = budget.judge(exc)
-                if reported is exc:
-                    raise
-                raise reported from None
-
-        return await acall_retrying(settings, self.log, budget, attempt)
-
-    def _pages(self, build: PageBuilder, key: str) -> Iterator[dict[str, Any]]:
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self._call(build(token))
-            yield from page.get(key) or []
-            token = _next_token(page, seen, build(token))
-            if token is None:
-                return
-
-    async def _apages(self, build: PageBuilder, key: str) -> AsyncIterator[dict[str, Any]]:
-        if self._aclient is None:
-            # Outside a caller's block: one client for the whole walk, closed with the generator.
-            async with self:
-                async for record in self._apages(build, key):
-                    yield record
-            return
-        # Inside a caller's block: use its client and never hold the block open, so a
-        # consumer that stops early (``break``) does not delay closing it. The next page
-        # is requested before this one is handed out, so the consumer's own work on a
-        # page (writing a manifest, counting) overlaps the round trip for the next.
-        token: str | None = None
-        seen: set[str] = set()
-        page = await self._acall(build(None))
-        ahead: asyncio.Task[Any] | None = None
-        try:
-            while True:
-                token = _next_token(page, seen, build(token))
-                if token is not None:
-                    ahead = asyncio.ensure_future(self._acall(build(token)))
-                    self._ahead.add(ahead)
-                    ahead.add_done_callback(self._ahead.discard)
-                for record in page.get(key) or []:
-                    yield record
-                if ahead is None:
-                    return
-                page, ahead = await ahead, None
-        finally:
-            if ahead is not None:  # the consumer stopped early: drop the page fetched ahead
-                ahead.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await ahead
-
-    # ------------------------------------------------------------------ connection test
-
-    def test_connection(self) -> tuple[bool, str]:
+    @endpoint
+    def test_connection(self) -> Operation[tuple[bool, str]]:
         """One cheap authenticated call (list one job); the API's own message on failure."""
         try:
-            self._call(models.jobs_request(page_size=1))
+            yield Send(jobs_request(page_size=1))
+            settings: ClientSettings = yield SETTINGS
         except Exception as exc:  # the UI shows any failure as text, never a traceback
             return False, str(exc)
-        return True, f"Connected to the Mathpix API at {self._get_settings().base_url}"
+        return True, f"Connected to the Mathpix API at {settings.base_url}"
 
-    async def atest_connection(self) -> tuple[bool, str]:
-        try:
-            await self._acall(models.jobs_request(page_size=1))
-        except Exception as exc:
-            return False, str(exc)
-        return True, f"Connected to the Mathpix API at {(await self._aget_settings()).base_url}"
+    atest_connection = test_connection.asynchronous
 
-    # ------------------------------------------------------------------ single files
-
-    def submit_file(self, source_uri: str, *, idempotency_key: str | None = None, **options: Any) -> str:
+    @endpoint
+    def submit_file(
+        self, source_uri: str, *, idempotency_key: str | None = None, **options: Any
+    ) -> Operation[str]:
         """POST /files/v1/uri; returns the ``file_id``.
 
         Retries of this call (after a dropped connection) never create a second file: a
@@ -338,25 +184,16 @@ class MathpixHook(BaseHook):
         submitted into a job (``job_id``) without ``custom_id`` gets one derived from
         ``source_uri`` (Mathpix ignores the key when there is a job_id).
         """
-        key, options = _dedup(idempotency_key, options, lambda: ids.custom_id_from_uri(source_uri))
-        req = models.submit_file_request(
-            source_uri, idempotency_key=key, loopback_callbacks=self._local(), **options
-        )
-        file_id = self._call(req)["file_id"]
+        key, options = _dedup(idempotency_key, options, lambda: custom_id_from_uri(source_uri))
+        local = _is_local((yield SETTINGS))
+        req = submit_file_request(source_uri, idempotency_key=key, loopback_callbacks=local, **options)
+        file_id = (yield Send(req))["file_id"]
         self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
         return str(file_id)
 
-    async def asubmit_file(
-        self, source_uri: str, *, idempotency_key: str | None = None, **options: Any
-    ) -> str:
-        key, options = _dedup(idempotency_key, options, lambda: ids.custom_id_from_uri(source_uri))
-        req = models.submit_file_request(
-            source_uri, idempotency_key=key, loopback_callbacks=await self._alocal(), **options
-        )
-        file_id = (await self._acall(req))["file_id"]
-        self.log.info("Submitted %s to Mathpix as file %s", source_uri, file_id)
-        return str(file_id)
+    asubmit_file = submit_file.asynchronous
 
+    @endpoint
     def upload_file(
         self,
         path_or_fileobj: PathOrFile,
@@ -364,7 +201,7 @@ class MathpixHook(BaseHook):
         *,
         idempotency_key: str | None = None,
         **options: Any,
-    ) -> str:
+    ) -> Operation[str]:
         """POST /files/v1 (multipart), streaming a local path or binary file object in 64 KB reads.
 
         ``filename`` defaults to the path's or file object's name. A seekable file object
@@ -372,196 +209,129 @@ class MathpixHook(BaseHook):
         once, and a failure after it started is raised rather than re-sent truncated.
         ``job_id``/``custom_id`` and every option of :meth:`submit_file` apply; an upload into
         a job without ``custom_id`` gets a fresh one per call (its bytes have no stable name).
+        The async twin reads the file on the loop, 64 KB at a time.
         """
         source = UploadSource(path_or_fileobj, filename)
-        key, options = _dedup(idempotency_key, options, models.new_idempotency_key)
-        req = models.upload_file_request(
-            source.filename, idempotency_key=key, loopback_callbacks=self._local(), **options
-        )
-        file_id = self._call(req, upload=source)["file_id"]
+        key, options = _dedup(idempotency_key, options, new_idempotency_key)
+        local = _is_local((yield SETTINGS))
+        req = upload_file_request(source.filename, idempotency_key=key, loopback_callbacks=local, **options)
+        file_id = (yield Send(req, upload=source))["file_id"]
         self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
         return str(file_id)
 
-    async def aupload_file(
-        self,
-        path_or_fileobj: PathOrFile,
-        filename: str | None = None,
-        *,
-        idempotency_key: str | None = None,
-        **options: Any,
-    ) -> str:
-        """Async twin of :meth:`upload_file` (file reads happen on the loop, 64 KB at a time)."""
-        source = UploadSource(path_or_fileobj, filename)
-        key, options = _dedup(idempotency_key, options, models.new_idempotency_key)
-        req = models.upload_file_request(
-            source.filename, idempotency_key=key, loopback_callbacks=await self._alocal(), **options
-        )
-        file_id = (await self._acall(req, upload=source))["file_id"]
-        self.log.info("Uploaded %s to Mathpix as file %s", source.filename, file_id)
-        return str(file_id)
+    aupload_file = upload_file.asynchronous
 
-    def get_file(self, file_id: str) -> dict[str, Any]:
+    @endpoint
+    def get_file(self, file_id: str) -> Operation[dict[str, Any]]:
         """GET /files/v1/{file_id}: the file's status record."""
-        return self._call(models.simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
+        return (yield Send(simple_request("GET", "/files/v1/{file_id}", file_id=file_id)))
 
-    async def aget_file(self, file_id: str) -> dict[str, Any]:
-        return await self._acall(models.simple_request("GET", "/files/v1/{file_id}", file_id=file_id))  # type: ignore[no-any-return]
+    aget_file = get_file.asynchronous
 
-    def download_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
+    @endpoint
+    def download_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> Operation[bytes | int]:
         """GET /files/v1/{file_id}.{ext}: bytes, or the byte count streamed into ``to``.
 
         Raises ``MathpixAPIError`` with code ``format_not_ready`` while the format converts.
         """
-        req = models.download_request(file_id, ext)
+        req = download_request(file_id, ext)
         if to is None:
-            return self._call(req, raw=True)  # type: ignore[no-any-return]
+            return (yield Send(req, raw=True))
         sink = DownloadSink(to)
         try:
-            return self._call(req, sink=sink)  # type: ignore[no-any-return]
+            return (yield Send(req, sink=sink))
         finally:
             sink.abort()
 
-    async def adownload_output(self, file_id: str, ext: str, to: PathOrFile | None = None) -> bytes | int:
-        req = models.download_request(file_id, ext)
-        if to is None:
-            return await self._acall(req, raw=True)  # type: ignore[no-any-return]
-        sink = DownloadSink(to)
-        try:
-            return await self._acall(req, sink=sink)  # type: ignore[no-any-return]
-        finally:
-            sink.abort()
+    adownload_output = download_output.asynchronous
 
-    def delete_file(self, file_id: str) -> dict[str, Any]:
+    @endpoint
+    def delete_file(self, file_id: str) -> Operation[dict[str, Any]]:
         """DELETE /files/v1/{file_id} (terminal files only; repeating it succeeds)."""
-        result = self._call(models.simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
+        result = yield Send(simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
         self.log.info("Deleted Mathpix file %s", file_id)
-        return result  # type: ignore[no-any-return]
+        return result
 
-    async def adelete_file(self, file_id: str) -> dict[str, Any]:
-        result = await self._acall(models.simple_request("DELETE", "/files/v1/{file_id}", file_id=file_id))
-        self.log.info("Deleted Mathpix file %s", file_id)
-        return result  # type: ignore[no-any-return]
+    adelete_file = delete_file.asynchronous
 
-    # ------------------------------------------------------------------ jobs
-
+    @endpoint
     def submit_job(
         self,
         items: Iterable[Mapping[str, Any]],
         job_id: str | None = None,
         max_items_per_request: int | None = None,
         **options: Any,
-    ) -> dict[str, Any]:
+    ) -> Operation[dict[str, Any]]:
         """POST /files/v1/jobs in chunks of ``max_items_per_request`` (default 50,000), all under one job_id.
 
         ``items``: any iterable of item mappings (``source_uri`` and optionally
         ``custom_id``, ``destination_uri``, ``destination_basename``, ``filename``,
         ``s3_region``, ``page_ranges``), streamed. Returns ``{"job_id", "file_count", "calls"}``.
         """
-        plan = JobPlan(items, job_id, max_items_per_request, options, loopback_callbacks=self._local())
+        local = _is_local((yield SETTINGS))
+        plan = JobPlan(items, job_id, max_items_per_request, options, loopback_callbacks=local)
         for req in plan.requests():
-            self._call(req)
-            self._log_chunk(plan, req)
+            yield Send(req)
+            sent = len(req.json["files"])
             del req  # the next chunk is built without this one still alive
-        self.log.info(_job_summary(plan))
-        return plan.result()
-
-    async def asubmit_job(
-        self,
-        items: Iterable[Mapping[str, Any]],
-        job_id: str | None = None,
-        max_items_per_request: int | None = None,
-        **options: Any,
-    ) -> dict[str, Any]:
-        plan = JobPlan(items, job_id, max_items_per_request, options, loopback_callbacks=await self._alocal())
-        async with self:
-            for req in plan.requests():
-                await self._acall(req)
-                self._log_chunk(plan, req)
-                del req  # the next chunk is built without this one still alive
-        self.log.info(_job_summary(plan))
-        return plan.result()
-
-    def _log_chunk(self, plan: JobPlan, req: ApiRequest) -> None:
-        sent = len(req.json["files"])
+            self.log.info(
+                "Job %s: call %d sent %d items (%d so far)",
+                plan.job_id,
+                plan.calls + 1,
+                sent,
+                plan.file_count + sent,
+            )
         self.log.info(
-            "Job %s: call %d sent %d items (%d so far)",
-            plan.job_id,
-            plan.calls + 1,
-            sent,
-            plan.file_count + sent,
+            "Submitted job %s with %d items in %d call(s)", plan.job_id, plan.file_count, plan.calls
         )
+        return plan.result()
 
-    def get_job(self, job_id: str) -> dict[str, Any]:
+    asubmit_job = submit_job.asynchronous
+
+    @endpoint
+    def get_job(self, job_id: str) -> Operation[dict[str, Any]]:
         """GET /files/v1/jobs/{job_id}: status and counters."""
-        return self._call(models.simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
+        return (yield Send(simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id)))
 
-    async def aget_job(self, job_id: str) -> dict[str, Any]:
-        return await self._acall(models.simple_request("GET", "/files/v1/jobs/{job_id}", job_id=job_id))  # type: ignore[no-any-return]
+    aget_job = get_job.asynchronous
 
-    def iter_job_files(
-        self, job_id: str, status: str | None = None, page_size: int | None = None
-    ) -> Iterator[dict[str, Any]]:
+    @listing
+    def iter_job_files(self, job_id: str, status: str | None = None, page_size: int | None = None) -> Listing:
         """Every file of a job, following ``next_page_token``; ``status`` filters (and fills ``status``)."""
-        models.job_files_request(job_id, status, page_size)  # fail on bad input now, not on first next()
-        return self._pages(lambda token: models.job_files_request(job_id, status, page_size, token), "files")
+        job_files_request(job_id, status, page_size)  # bad input fails here, not at the first page
+        return Listing(lambda token: job_files_request(job_id, status, page_size, token), "files")
 
-    async def aiter_job_files(
-        self, job_id: str, status: str | None = None, page_size: int | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Async generator twin of :meth:`iter_job_files` (bad arguments raise on first iteration)."""
-        models.job_files_request(job_id, status, page_size)
-        async for record in self._apages(
-            lambda token: models.job_files_request(job_id, status, page_size, token), "files"
-        ):
-            yield record
+    aiter_job_files = iter_job_files.asynchronous
 
-    def get_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
+    @endpoint
+    def get_job_file(self, job_id: str, custom_id: str) -> Operation[dict[str, Any]]:
         """GET /files/v1/jobs/{job_id}/files/{custom_id}: that file's status record."""
-        req = models.simple_request(
-            "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id=job_id, custom_id=custom_id
-        )
-        return self._call(req)  # type: ignore[no-any-return]
+        path = "/files/v1/jobs/{job_id}/files/{custom_id}"
+        return (yield Send(simple_request("GET", path, job_id=job_id, custom_id=custom_id)))
 
-    async def aget_job_file(self, job_id: str, custom_id: str) -> dict[str, Any]:
-        req = models.simple_request(
-            "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id=job_id, custom_id=custom_id
-        )
-        return await self._acall(req)  # type: ignore[no-any-return]
+    aget_job_file = get_job_file.asynchronous
 
-    def finalize_job(self, job_id: str) -> dict[str, Any]:
+    @endpoint
+    def finalize_job(self, job_id: str) -> Operation[dict[str, Any]]:
         """POST /files/v1/jobs/{job_id}/finalize (idempotent; needed before job.completed webhooks)."""
-        result = self._call(models.simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id))
+        result = yield Send(simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id))
         self.log.info("Finalized Mathpix job %s", job_id)
-        return result  # type: ignore[no-any-return]
+        return result
 
-    async def afinalize_job(self, job_id: str) -> dict[str, Any]:
-        req = models.simple_request("POST", "/files/v1/jobs/{job_id}/finalize", job_id=job_id)
-        result = await self._acall(req)
-        self.log.info("Finalized Mathpix job %s", job_id)
-        return result  # type: ignore[no-any-return]
+    afinalize_job = finalize_job.asynchronous
 
-    def iter_jobs(
-        self, start: Any = None, end: Any = None, page_size: int | None = None
-    ) -> Iterator[dict[str, Any]]:
+    @listing
+    def iter_jobs(self, start: Any = None, end: Any = None, page_size: int | None = None) -> Listing:
         """Jobs newest first, optionally between ``start`` and ``end`` (yyyy-MM-dd or dates, UTC).
 
         Both bounds are inclusive; only one of them given means that single day.
         """
-        models.jobs_request(start, end, page_size)
-        return self._pages(lambda token: models.jobs_request(start, end, page_size, token), "jobs")
+        jobs_request(start, end, page_size)
+        return Listing(lambda token: jobs_request(start, end, page_size, token), "jobs")
 
-    async def aiter_jobs(
-        self, start: Any = None, end: Any = None, page_size: int | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Async generator twin of :meth:`iter_jobs`."""
-        models.jobs_request(start, end, page_size)
-        async for record in self._apages(
-            lambda token: models.jobs_request(start, end, page_size, token), "jobs"
-        ):
-            yield record
+    aiter_jobs = iter_jobs.asynchronous
 
-    # ------------------------------------------------------------------ data sources, identities, webhooks
-
+    @endpoint
     def create_data_source(
         self,
         provider: str,
@@ -572,15 +342,16 @@ class MathpixHook(BaseHook):
         name: str | None = None,
         region: str | None = None,
         secret: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Operation[dict[str, Any]]:
         """POST /files/v1/data-sources: register a bucket Mathpix may read and write.
 
         ``provider_specific_details`` takes exactly the keys of the ``provider``/``auth_method``
-        pair (``models.DATA_SOURCE_DETAILS``); ``secret`` only for ``aws``/``access_key``
-        (masked in logs like the app_key, never returned).
+        pair (``contract.requests_data_sources.DATA_SOURCE_DETAILS``); ``secret`` only for
+        ``aws``/``access_key`` (masked in logs like the app_key, never returned).
         """
-        self._mask(secret)
-        req = models.create_data_source_request(
+        if secret:
+            yield Mask(secret)
+        req = create_data_source_request(
             provider,
             bucket,
             auth_method,
@@ -589,132 +360,82 @@ class MathpixHook(BaseHook):
             region=region,
             secret=secret,
         )
-        result = self._call(req)
+        result = yield Send(req)
         self.log.info(
             "Registered Mathpix data source %s for %s bucket %s",
             result.get("data_source_id"),
             provider,
             bucket,
         )
-        return result  # type: ignore[no-any-return]
+        return result
 
-    async def acreate_data_source(
-        self,
-        provider: str,
-        bucket: str,
-        auth_method: str,
-        *,
-        provider_specific_details: Mapping[str, Any] | None = None,
-        name: str | None = None,
-        region: str | None = None,
-        secret: str | None = None,
-    ) -> dict[str, Any]:
-        await self._amask(secret)
-        req = models.create_data_source_request(
-            provider,
-            bucket,
-            auth_method,
-            provider_specific_details=provider_specific_details,
-            name=name,
-            region=region,
-            secret=secret,
-        )
-        result = await self._acall(req)
-        self.log.info(
-            "Registered Mathpix data source %s for %s bucket %s",
-            result.get("data_source_id"),
-            provider,
-            bucket,
-        )
-        return result  # type: ignore[no-any-return]
+    acreate_data_source = create_data_source.asynchronous
 
-    def list_data_sources(self) -> list[dict[str, Any]]:
-        return self._call(ApiRequest("GET", "/files/v1/data-sources")).get("data_sources", [])  # type: ignore[no-any-return]
+    @endpoint
+    def list_data_sources(self) -> Operation[list[dict[str, Any]]]:
+        """GET /files/v1/data-sources: the registered data sources."""
+        return (yield Send(ApiRequest("GET", "/files/v1/data-sources"))).get("data_sources", [])
 
-    async def alist_data_sources(self) -> list[dict[str, Any]]:
-        return (await self._acall(ApiRequest("GET", "/files/v1/data-sources"))).get("data_sources", [])  # type: ignore[no-any-return]
+    alist_data_sources = list_data_sources.asynchronous
 
-    def test_data_source(self, data_source_id: str) -> dict[str, Any]:
+    @endpoint
+    def test_data_source(self, data_source_id: str) -> Operation[dict[str, Any]]:
         """POST /files/v1/data-sources/{id}/test: a failed probe is a 200 with ``result: failed``."""
-        req = models.simple_request(
-            "POST", "/files/v1/data-sources/{data_source_id}/test", data_source_id=data_source_id
-        )
-        return self._call(req)  # type: ignore[no-any-return]
+        path = "/files/v1/data-sources/{data_source_id}/test"
+        return (yield Send(simple_request("POST", path, data_source_id=data_source_id)))
 
-    async def atest_data_source(self, data_source_id: str) -> dict[str, Any]:
-        req = models.simple_request(
-            "POST", "/files/v1/data-sources/{data_source_id}/test", data_source_id=data_source_id
-        )
-        return await self._acall(req)  # type: ignore[no-any-return]
+    atest_data_source = test_data_source.asynchronous
 
-    def delete_data_source(self, data_source_id: str) -> dict[str, Any]:
-        req = models.simple_request(
-            "DELETE", "/files/v1/data-sources/{data_source_id}", data_source_id=data_source_id
-        )
-        return self._call(req)  # type: ignore[no-any-return]
+    @endpoint
+    def delete_data_source(self, data_source_id: str) -> Operation[dict[str, Any]]:
+        """DELETE /files/v1/data-sources/{id}."""
+        path = "/files/v1/data-sources/{data_source_id}"
+        return (yield Send(simple_request("DELETE", path, data_source_id=data_source_id)))
 
-    async def adelete_data_source(self, data_source_id: str) -> dict[str, Any]:
-        req = models.simple_request(
-            "DELETE", "/files/v1/data-sources/{data_source_id}", data_source_id=data_source_id
-        )
-        return await self._acall(req)  # type: ignore[no-any-return]
+    adelete_data_source = delete_data_source.asynchronous
 
-    def get_onboarding_identities(self) -> dict[str, Any]:
+    @endpoint
+    def get_onboarding_identities(self) -> Operation[dict[str, Any]]:
         """GET /files/v1/onboarding/identities: the Mathpix principals to grant bucket access."""
-        return self._call(ApiRequest("GET", "/files/v1/onboarding/identities"))  # type: ignore[no-any-return]
+        return (yield Send(ApiRequest("GET", "/files/v1/onboarding/identities")))
 
-    async def aget_onboarding_identities(self) -> dict[str, Any]:
-        return await self._acall(ApiRequest("GET", "/files/v1/onboarding/identities"))  # type: ignore[no-any-return]
+    aget_onboarding_identities = get_onboarding_identities.asynchronous
 
-    def get_webhook_config(self) -> dict[str, Any]:
+    @endpoint
+    def get_webhook_config(self) -> Operation[dict[str, Any]]:
         """GET /files/v1/webhook-config: ``{"signing_secret"}`` (mask it if you log it)."""
-        return self._call(ApiRequest("GET", "/files/v1/webhook-config"))  # type: ignore[no-any-return]
+        return (yield Send(ApiRequest("GET", "/files/v1/webhook-config")))
 
-    async def aget_webhook_config(self) -> dict[str, Any]:
-        return await self._acall(ApiRequest("GET", "/files/v1/webhook-config"))  # type: ignore[no-any-return]
+    aget_webhook_config = get_webhook_config.asynchronous
 
+    @endpoint
     def test_webhook(
         self, callback_url: str, callback_headers: Mapping[str, str] | None = None
-    ) -> dict[str, Any]:
+    ) -> Operation[dict[str, Any]]:
         """POST /files/v1/webhook-config/test: ``{"status": "delivered"|"failed", ...}``."""
-        return self._call(
-            models.test_webhook_request(callback_url, callback_headers, loopback_callbacks=self._local())
-        )  # type: ignore[no-any-return]
+        local = _is_local((yield SETTINGS))
+        return (yield Send(test_webhook_request(callback_url, callback_headers, loopback_callbacks=local)))
 
-    async def atest_webhook(
-        self, callback_url: str, callback_headers: Mapping[str, str] | None = None
-    ) -> dict[str, Any]:
-        return await self._acall(
-            models.test_webhook_request(
-                callback_url, callback_headers, loopback_callbacks=await self._alocal()
-            )
-        )  # type: ignore[no-any-return]
+    atest_webhook = test_webhook.asynchronous
 
-    # ------------------------------------------------------------------ /v3 image batches
-
-    def submit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
+    @endpoint
+    def submit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> Operation[int | str]:
         """POST /v3/batch; returns the ``batch_id``. A v3 body with ``error`` raises even under HTTP 200."""
-        batch_id = self._call(
-            models.submit_image_batch_request(urls, loopback_callbacks=self._local(), **options)
-        )["batch_id"]
+        local = _is_local((yield SETTINGS))
+        batch_id = (yield Send(submit_image_batch_request(urls, loopback_callbacks=local, **options)))[
+            "batch_id"
+        ]
         self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
-        return batch_id  # type: ignore[no-any-return]
+        return batch_id
 
-    async def asubmit_image_batch(self, urls: Mapping[str, Any], **options: Any) -> int | str:
-        batch_id = (
-            await self._acall(
-                models.submit_image_batch_request(urls, loopback_callbacks=await self._alocal(), **options)
-            )
-        )["batch_id"]
-        self.log.info("Submitted Mathpix image batch %s with %d images", batch_id, len(urls))
-        return batch_id  # type: ignore[no-any-return]
+    asubmit_image_batch = submit_image_batch.asynchronous
 
-    def get_image_batch(self, batch_id: int | str) -> dict[str, Any]:
+    @endpoint
+    def get_image_batch(self, batch_id: int | str) -> Operation[dict[str, Any]]:
         """GET /v3/batch/{batch_id}: ``{"keys", "results"}``, results filling in progressively."""
-        return self._call(models.get_image_batch_request(batch_id))  # type: ignore[no-any-return]
+        return (yield Send(get_image_batch_request(batch_id)))
 
-    async def aget_image_batch(self, batch_id: int | str) -> dict[str, Any]:
-        return await self._acall(models.get_image_batch_request(batch_id))  # type: ignore[no-any-return]
+    aget_image_batch = get_image_batch.asynchronous
 
 
 def _dedup(
@@ -731,36 +452,9 @@ def _dedup(
         if options.get("custom_id") is None:
             options = {**options, "custom_id": member_id()}
         return idempotency_key, options
-    return idempotency_key or models.new_idempotency_key(), options
+    return idempotency_key or new_idempotency_key(), options
 
 
 def _is_local(settings: ClientSettings) -> bool:
-    return models.is_loopback_host(urlsplit(settings.base_url).hostname)
-
-
-def _next_token(page: Mapping[str, Any], seen: set[str], req: ApiRequest) -> str | None:
-    """The next page's token; a token handed out before means the listing loops (a,b,a,b...).
-
-    ``seen`` grows by one short string per page (a 200,000-file job is 20 pages at the
-    default size). A listing that never repeats yet never ends is stopped by its caller,
-    who knows how many records the job holds (``manifests.check_listing``).
-    """
-    token = page.get("next_page_token")
-    if not token:
-        return None
-    token = str(token)
-    if token in seen:
-        raise MathpixAPIError(
-            "invalid_response",
-            200,
-            f"the API handed out page token {token[:40]!r} a second time (repeated after "
-            f"{len(seen)} pages): the listing would never end",
-            method=req.method,
-            path=req.path,
-        )
-    seen.add(token)
-    return token
-
-
-def _job_summary(plan: JobPlan) -> str:
-    return f"Submitted job {plan.job_id} with {plan.file_count} items in {plan.calls} call(s)"
+    """Whether the API is a loopback emulator (then loopback callback URLs are allowed)."""
+    return is_loopback_host(urlsplit(settings.base_url).hostname)

@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from airflow_provider_mathpix.models import MAX_ID_LENGTH, validate_id
+from airflow_provider_mathpix.contract.ids import MAX_ID_LENGTH, validate_id
 
 T = TypeVar("T")
 

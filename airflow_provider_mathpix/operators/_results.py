@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_mathpix.contract.formats import download_ext
 from airflow_provider_mathpix.exceptions import (
     MathpixAPIError,
     MathpixFileFailed,
@@ -29,7 +30,6 @@ from airflow_provider_mathpix.exceptions import (
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri as uri_of
 from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
-from airflow_provider_mathpix.models import download_ext
 from airflow_provider_mathpix.operators._listing import (
     LISTING_RECHECK,
     LISTING_TIMEOUT,

@@ -14,12 +14,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mathpix import ids
 from airflow_provider_mathpix._compat import BaseOperator, ObjectStoragePath, conf
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri, validate_id
+from airflow_provider_mathpix.contract.options import COMMON_OPTION_KEYS, validate_options
+from airflow_provider_mathpix.contract.task_ids import idempotency_key_for, ids_from_context
+from airflow_provider_mathpix.contract.uris import classify_uri
 from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixValidationError, MathpixWaitTimeout
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
-from airflow_provider_mathpix.models import COMMON_OPTION_KEYS, classify_uri, validate_id, validate_options
 from airflow_provider_mathpix.operators._results import (
     file_xcom,
     output_exts,
@@ -186,14 +188,14 @@ class MathpixSubmitFileOperator(ReportsWorkOnKill, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         options = self._validate(at_parse_time=False)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
-        dag_id, run_id, task_id, map_index = ids.ids_from_context(context)
+        dag_id, run_id, task_id, map_index = ids_from_context(context)
         source_identity = self.source_uri or str(self.source_path)
-        key = self.idempotency_key or ids.idempotency_key_for(
+        key = self.idempotency_key or idempotency_key_for(
             dag_id, run_id, task_id, map_index, source=source_identity, options=options
         )
         if self.job_id is not None:
             options["job_id"] = self.job_id
-            options["custom_id"] = self.custom_id or ids.custom_id_from_uri(source_identity)
+            options["custom_id"] = self.custom_id or custom_id_from_uri(source_identity)
         file_id = self._submit(hook, options, key)
         context["ti"].xcom_push(key="file_id", value=file_id)
         self._mathpix_submitted = {"file_id": file_id}

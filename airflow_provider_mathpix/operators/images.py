@@ -17,10 +17,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix._compat import BaseOperator, conf
+from airflow_provider_mathpix.contract.requests_images import submit_image_batch_request
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
-from airflow_provider_mathpix.models import submit_image_batch_request
 from airflow_provider_mathpix.operators._policy import (
     ERRORS_SAMPLE_SIZE,
     enforce_policy,

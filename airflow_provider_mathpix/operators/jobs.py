@@ -19,8 +19,13 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mathpix import ids, prefix_walk, storage
+from airflow_provider_mathpix import prefix_walk, storage
 from airflow_provider_mathpix._compat import BaseOperator, conf
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri, validate_id
+from airflow_provider_mathpix.contract.job_limits import JobItemChecker, validate_max_items_per_request
+from airflow_provider_mathpix.contract.options import COMMON_OPTION_KEYS, validate_options
+from airflow_provider_mathpix.contract.task_ids import ids_from_context, job_id_for
+from airflow_provider_mathpix.contract.uris import classify_uri
 from airflow_provider_mathpix.exceptions import (
     MathpixJobFilesErrored,
     MathpixValidationError,
@@ -30,14 +35,6 @@ from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import WalkStats
 from airflow_provider_mathpix.lineage import job_lineage
 from airflow_provider_mathpix.local_source import UPLOAD_CONCURRENCY, local_folder, local_path_of, upload_job
-from airflow_provider_mathpix.models import (
-    COMMON_OPTION_KEYS,
-    JobItemChecker,
-    classify_uri,
-    validate_id,
-    validate_max_items_per_request,
-    validate_options,
-)
 from airflow_provider_mathpix.operators._incremental import (
     incremental_items,
     log_walk,
@@ -321,7 +318,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             if not isinstance(source, str) or not source:
                 raise MathpixValidationError(f"files[{index}].source_uri is required")
             classify_uri(source, f"files[{index}].source_uri")
-            item.setdefault("custom_id", ids.custom_id_from_uri(source))
+            item.setdefault("custom_id", custom_id_from_uri(source))
             items.append(checker.check(self._with_destination(item) if with_destinations else item, index))
         return items
 
@@ -380,7 +377,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         if self.job_id:
             return str(self.job_id)
         fingerprinted = {**job_options, "destination_prefix": self.destination_prefix}
-        return ids.job_id_for(*ids.ids_from_context(context), options=fingerprinted)
+        return job_id_for(*ids_from_context(context), options=fingerprinted)
 
     def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> dict[str, Any]:
         """Wait for ONE job in the worker, or defer to its trigger (``resume``: a split job's place)."""

@@ -32,8 +32,11 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mathpix import ids, manifests, models, storage
+from airflow_provider_mathpix import manifests, storage
 from airflow_provider_mathpix._compat import Asset, BaseOperator, ObjectStoragePath
+from airflow_provider_mathpix.contract.ids import validate_id
+from airflow_provider_mathpix.contract.requests_files import download_request
+from airflow_provider_mathpix.contract.task_ids import ids_from_context, job_id_for
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
@@ -64,13 +67,13 @@ def validate_selection(job_id: object, file_ids: object, *, at_parse_time: bool)
     if has_job == has_files:
         raise MathpixValidationError("give exactly one of job_id or file_ids")
     if has_job and not is_template(job_id, at_parse_time):
-        models.validate_id(job_id, "job_id")
+        validate_id(job_id, "job_id")
     if has_files and not is_template(file_ids, at_parse_time):
         if isinstance(file_ids, str) or not isinstance(file_ids, Sequence):
             raise MathpixValidationError("file_ids must be a list of file ids")
         for i, file_id in enumerate(file_ids):
             if not is_template(file_id, at_parse_time):
-                models.validate_id(file_id, f"file_ids[{i}]")
+                validate_id(file_id, f"file_ids[{i}]")
 
 
 def validate_formats(formats: object) -> list[str]:
@@ -83,7 +86,7 @@ def validate_formats(formats: object) -> list[str]:
             raise MathpixValidationError(f"formats[{i}] must be a string, got {type(ext).__name__}")
         ext = ext.removeprefix(".")
         try:
-            models.download_request("validation", ext)  # the hook's own extension rule
+            download_request("validation", ext)  # the hook's own extension rule
         except MathpixValidationError as exc:
             raise MathpixValidationError(f"formats[{i}]: {exc}") from exc
         if ext not in out:
@@ -239,7 +242,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         dest_uri = destination_display(self.destination)
         manifest = manifests.resolve_manifest_path(
             self.manifest_path,
-            job_id=f"{ids.job_id_for(*ids.ids_from_context(context))}.download",
+            job_id=f"{job_id_for(*ids_from_context(context))}.download",
             conn_id=self.manifest_conn_id,
         )
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)

@@ -23,10 +23,10 @@ from airflow_provider_mathpix._compat import (
     PokeReturnValue,
     conf,
 )
+from airflow_provider_mathpix.contract.formats import conversion_format_of, validate_conversion_formats
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder
-from airflow_provider_mathpix.models import conversion_format_of, validate_conversion_formats
 from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
 from airflow_provider_mathpix.operators._results import (

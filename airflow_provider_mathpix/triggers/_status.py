@@ -16,8 +16,9 @@ from typing import Any, Literal
 import httpx
 
 from airflow_provider_mathpix._compat import is_connection_not_found
+from airflow_provider_mathpix.contract.formats import conversion_format_of
+from airflow_provider_mathpix.contract.retry import WAITABLE_CODES, is_retryable
 from airflow_provider_mathpix.exceptions import MathpixAPIError
-from airflow_provider_mathpix.models import WAITABLE_CODES, conversion_format_of, is_retryable
 
 #: Outputs that exist as soon as the file is completed (never listed under ``formats``).
 ALWAYS_READY = frozenset({"mmd", "lines.json", "lines.mmd.json"})

@@ -27,9 +27,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mathpix.contract.ids import validate_id
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.models import validate_id
 from airflow_provider_mathpix.triggers._status import is_transient
 
 try:

@@ -158,16 +158,17 @@ BAD_PAGE_RANGES = ["0", "3-1", "-1--2", "1-0", "a", "1,,2", "", "1-2-3", "--1"]
 
 def test_hook_and_emulator_agree_on_page_ranges() -> None:
     """Every form /v3/pdf takes passes both; what one refuses, the other refuses too."""
-    from airflow_provider_mathpix import models
+    from airflow_provider_mathpix.contract.errors import InvalidInput
+    from airflow_provider_mathpix.contract.options import validate_page_ranges
     from airflow_provider_mathpix.testing import rules
     from airflow_provider_mathpix.testing.errors import ApiError
 
     for form in PAGE_RANGE_FORMS:
-        models.validate_page_ranges(form)
+        validate_page_ranges(form)
         assert rules.parse_page_ranges(form)
     for form in BAD_PAGE_RANGES:
-        with pytest.raises(MathpixValidationError):
-            models.validate_page_ranges(form)
+        with pytest.raises(InvalidInput):
+            validate_page_ranges(form)
         if form:  # "" is "no page_ranges" to the API
             with pytest.raises(ApiError):
                 rules.parse_page_ranges(form)

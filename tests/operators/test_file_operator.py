@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, ObjectStoragePath
 
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.ids import custom_id_from_uri
 from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
 from tests.system.support import APP_KEY, run_dag, task_states, xcom
 

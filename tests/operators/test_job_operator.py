@@ -8,10 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from airflow.sdk import DAG, task
 
+from airflow_provider_mathpix.contract.ids import custom_id_from_key, custom_id_from_uri
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.ids import custom_id_from_uri
 from airflow_provider_mathpix.manifests import read_manifest
-from airflow_provider_mathpix.models import custom_id_from_key
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from tests.system.support import APP_KEY, run_dag, task_states, xcom
 

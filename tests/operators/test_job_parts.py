@@ -13,10 +13,10 @@ from datetime import datetime
 
 import pytest
 
+from airflow_provider_mathpix.contract.ids import MAX_ID_LENGTH, custom_id_from_uri, validate_id
+from airflow_provider_mathpix.contract.task_ids import job_id_for
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.ids import custom_id_from_uri, job_id_for
 from airflow_provider_mathpix.manifests import read_manifest
-from airflow_provider_mathpix.models import MAX_ID_LENGTH, validate_id
 from airflow_provider_mathpix.operators._job_parts import (
     MAX_LISTED_JOB_IDS_CHARS,
     iter_parts,

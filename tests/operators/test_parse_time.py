@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from airflow_provider_mathpix import ids
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri
+from airflow_provider_mathpix.contract.task_ids import idempotency_key_for, job_id_for
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.operators._policy import decide, format_errors_sample, validate_max_error_ratio
 from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
@@ -106,33 +107,33 @@ def test_templated_values_are_left_for_execute():
 
 
 def test_ids_depend_on_the_task_instance_not_the_try():
-    a = ids.job_id_for("dag", "manual__2024-01-01T00:00:00+00:00", "task", -1)
-    assert a == ids.job_id_for("dag", "manual__2024-01-01T00:00:00+00:00", "task", -1)
-    assert a != ids.job_id_for("dag", "manual__2024-01-01T00:00:00+00:00", "task", 0)
-    assert a != ids.job_id_for("dag", "manual__2024-01-02T00:00:00+00:00", "task", -1)
+    a = job_id_for("dag", "manual__2024-01-01T00:00:00+00:00", "task", -1)
+    assert a == job_id_for("dag", "manual__2024-01-01T00:00:00+00:00", "task", -1)
+    assert a != job_id_for("dag", "manual__2024-01-01T00:00:00+00:00", "task", 0)
+    assert a != job_id_for("dag", "manual__2024-01-02T00:00:00+00:00", "task", -1)
     assert a.startswith("airflow:dag:task:manual__2024-01-01T00:00:00_00:00-")
     assert set(a) <= ID_CHARS and len(a) <= 256
 
 
 def test_ids_stay_valid_for_huge_names():
-    job_id = ids.job_id_for("d" * 250, "r" * 250, "t" * 250, 12)
-    key = ids.idempotency_key_for("d" * 250, "r" * 250, "t" * 250, 12, source="s3://b/" + "k" * 500)
+    job_id = job_id_for("d" * 250, "r" * 250, "t" * 250, 12)
+    key = idempotency_key_for("d" * 250, "r" * 250, "t" * 250, 12, source="s3://b/" + "k" * 500)
     for value in (job_id, key):
         assert len(value) <= 256 and set(value) <= ID_CHARS
 
 
 def test_idempotency_key_changes_with_the_source():
-    same = ids.idempotency_key_for("d", "r", "t", source="https://x/a.pdf")
-    assert same == ids.idempotency_key_for("d", "r", "t", source="https://x/a.pdf")
-    assert same != ids.idempotency_key_for("d", "r", "t", source="https://x/b.pdf")
+    same = idempotency_key_for("d", "r", "t", source="https://x/a.pdf")
+    assert same == idempotency_key_for("d", "r", "t", source="https://x/a.pdf")
+    assert same != idempotency_key_for("d", "r", "t", source="https://x/b.pdf")
 
 
 def test_custom_id_from_uri_is_stable_and_distinct():
-    a = ids.custom_id_from_uri("s3://docs/reports/2024/a b.pdf")
-    assert a == ids.custom_id_from_uri("s3://docs/reports/2024/a b.pdf")
+    a = custom_id_from_uri("s3://docs/reports/2024/a b.pdf")
+    assert a == custom_id_from_uri("s3://docs/reports/2024/a b.pdf")
     assert a.startswith("docs_reports_2024_a_b.pdf-")
-    assert a != ids.custom_id_from_uri("s3://docs/reports/2024/a_b.pdf")
-    assert ids.custom_id_from_uri("https://x/a.pdf?sig=1") != ids.custom_id_from_uri("https://x/a.pdf?sig=2")
+    assert a != custom_id_from_uri("s3://docs/reports/2024/a_b.pdf")
+    assert custom_id_from_uri("https://x/a.pdf?sig=1") != custom_id_from_uri("https://x/a.pdf?sig=2")
 
 
 # --------------------------------------------------------------------------- partial-success policy
@@ -254,12 +255,12 @@ def test_default_ids_fold_in_the_options_that_change_the_output():
         "metadata": {},
     }
     docx = {"conversion_formats": {"md": True, "docx": True}, "rm_spaces": True}
-    job = ids.job_id_for("dag", run, "task", options=md)
-    assert job == ids.job_id_for("dag", run, "task", options=same)  # order, callbacks, metadata: same job
-    assert job != ids.job_id_for("dag", run, "task", options=docx)
-    assert job != ids.job_id_for("dag", run, "task", options={**md, "destination_prefix": "s3://b/o/"})
-    key = ids.idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=md)
-    assert key == ids.idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=same)
-    assert key != ids.idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=docx)
+    job = job_id_for("dag", run, "task", options=md)
+    assert job == job_id_for("dag", run, "task", options=same)  # order, callbacks, metadata: same job
+    assert job != job_id_for("dag", run, "task", options=docx)
+    assert job != job_id_for("dag", run, "task", options={**md, "destination_prefix": "s3://b/o/"})
+    key = idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=md)
+    assert key == idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=same)
+    assert key != idempotency_key_for("dag", run, "task", source="https://x/a.pdf", options=docx)
     for value in (job, key):
         assert set(value) <= ID_CHARS and len(value) <= 256 and "try" not in value

@@ -23,7 +23,19 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("contract", ("contract",)),
     ("airflow base", ("exceptions", "_compat")),
     ("hooks", ("hooks",)),
-    ("storage", ("storage", "prefix_walk", "incremental", "local_source", "ledger", "manifests", "lineage", "pricing")),
+    (
+        "storage",
+        (
+            "storage",
+            "prefix_walk",
+            "incremental",
+            "local_source",
+            "ledger",
+            "manifests",
+            "lineage",
+            "pricing",
+        ),
+    ),
     ("triggers", ("triggers",)),
     ("common", ("common",)),
     ("operators and sensors", ("operators", "sensors")),
@@ -112,7 +124,9 @@ def _violations() -> list[str]:
                     continue
                 theirs = _layer(other)
                 if here is not None and theirs is not None and theirs > here:
-                    found.append(f"{where}: {module} ({LAYERS[here][0]}) imports {imported} ({LAYERS[theirs][0]})")
+                    found.append(
+                        f"{where}: {module} ({LAYERS[here][0]}) imports {imported} ({LAYERS[theirs][0]})"
+                    )
                 if (unit, other) in APART:
                     found.append(f"{where}: {module} imports {imported}; share it through common")
                 private = [p for p in imported.split(".")[1:] if p.startswith("_") and p != "__init__"]

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from airflow_provider_mathpix import models
+from airflow_provider_mathpix.contract.answers import ErrorInfo, envelope_error, parse_error_body
+from airflow_provider_mathpix.contract.request import ApiRequest
+from airflow_provider_mathpix.contract.retry import is_retryable, parse_retry_after
 
 
 def _body(payload: object) -> bytes:
@@ -48,16 +50,16 @@ def _body(payload: object) -> bytes:
     ],
 )
 def test_parse_error_body(status: int, body: bytes, code: str, message: str) -> None:
-    info = models.parse_error_body(status, body)
+    info = parse_error_body(status, body)
     assert info.code == code
     assert info.message.startswith(message)
 
 
 def test_v3_error_under_200() -> None:
-    info = models.envelope_error({"error": "Invalid image URL", "error_info": {"id": "image_download_error"}})
-    assert info == models.ErrorInfo("image_download_error", "Invalid image URL")
-    assert models.envelope_error({"batch_id": 3}) is None
-    sentence_only = models.envelope_error({"error": "Something broke badly"})
+    info = envelope_error({"error": "Invalid image URL", "error_info": {"id": "image_download_error"}})
+    assert info == ErrorInfo("image_download_error", "Invalid image URL")
+    assert envelope_error({"batch_id": 3}) is None
+    sentence_only = envelope_error({"error": "Something broke badly"})
     assert sentence_only is not None and sentence_only.code == "unknown_error"
 
 
@@ -90,18 +92,18 @@ def test_v3_error_under_200() -> None:
     ],
 )
 def test_retry_classification(status: int | None, code: str, retry: bool) -> None:
-    assert models.is_retryable(status, code) is retry
+    assert is_retryable(status, code) is retry
 
 
 def test_retry_after_forms() -> None:
     now = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
-    assert models.parse_retry_after("3", now) == 3.0
-    assert models.parse_retry_after(" 0.5 ", now) == 0.5
-    assert models.parse_retry_after("-4", now) == 0.0
-    assert models.parse_retry_after("Thu, 01 Jan 2026 12:00:10 GMT", now) == 10.0
-    assert models.parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0.0
+    assert parse_retry_after("3", now) == 3.0
+    assert parse_retry_after(" 0.5 ", now) == 0.5
+    assert parse_retry_after("-4", now) == 0.0
+    assert parse_retry_after("Thu, 01 Jan 2026 12:00:10 GMT", now) == 10.0
+    assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now) == 0.0
     for junk in (None, "", "soon", "nan", "inf"):
-        assert models.parse_retry_after(junk, now) is None
+        assert parse_retry_after(junk, now) is None
 
 
 def test_redirects_and_v3_errors_are_failures() -> None:
@@ -110,14 +112,14 @@ def test_redirects_and_v3_errors_are_failures() -> None:
     from airflow_provider_mathpix.exceptions import MathpixAPIError
     from airflow_provider_mathpix.hooks._transport import check_answer
 
-    req = models.ApiRequest("GET", "/files/v1/jobs")
+    req = ApiRequest("GET", "/files/v1/jobs")
     with pytest.raises(MathpixAPIError) as info:
         check_answer(req, 302, httpx.Headers({"location": "https://elsewhere.example"}), b"", raw=False)
     assert (info.value.code, info.value.http_status) == ("http_302", 302)
     with pytest.raises(MathpixAPIError) as limited:
         check_answer(req, 429, httpx.Headers({"retry-after": "7"}), b'{"error": "rate_limited"}', raw=False)
     assert limited.value.retry_after == 7.0 and limited.value.code == "rate_limited"
-    v3 = models.ApiRequest("POST", "/v3/batch", v3=True)
+    v3 = ApiRequest("POST", "/v3/batch", v3=True)
     body = b'{"error": "Invalid JSON", "error_info": {"id": "json_syntax", "message": "Invalid JSON"}}'
     with pytest.raises(MathpixAPIError) as bad:
         check_answer(v3, 200, httpx.Headers(), body, raw=False)

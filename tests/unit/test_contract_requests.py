@@ -7,8 +7,33 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_mathpix import models
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.contract.callbacks import validate_callback_url
+from airflow_provider_mathpix.contract.errors import InvalidInput
+from airflow_provider_mathpix.contract.formats import download_ext, validate_conversion_formats
+from airflow_provider_mathpix.contract.ids import validate_id
+from airflow_provider_mathpix.contract.job_limits import JobItemChecker
+from airflow_provider_mathpix.contract.options import (
+    _KNOWN_KEYS,
+    ITEM_KEYS,
+    KNOWN_OCR_OPTIONS,
+    validate_options,
+)
+from airflow_provider_mathpix.contract.request import simple_request
+from airflow_provider_mathpix.contract.requests_data_sources import create_data_source_request
+from airflow_provider_mathpix.contract.requests_files import (
+    download_request,
+    submit_file_request,
+    upload_file_request,
+)
+from airflow_provider_mathpix.contract.requests_images import (
+    get_image_batch_request,
+    submit_image_batch_request,
+)
+from airflow_provider_mathpix.contract.requests_jobs import job_files_request, jobs_request
+from airflow_provider_mathpix.contract.requests_webhooks import (
+    test_webhook_request as build_test_webhook_request,
+)
+from airflow_provider_mathpix.contract.uris import URI_KINDS, classify_uri
 
 # ---------------------------------------------------------------- identifiers
 
@@ -25,14 +50,14 @@ from airflow_provider_mathpix.exceptions import MathpixValidationError
     ],
 )
 def test_bad_ids_name_the_field_and_rule(value: object, rule: str) -> None:
-    with pytest.raises(MathpixValidationError, match=rule) as info:
-        models.validate_id(value, "job_id")
+    with pytest.raises(InvalidInput, match=rule) as info:
+        validate_id(value, "job_id")
     assert "job_id" in str(info.value)
 
 
 def test_good_ids_pass() -> None:
     for value in ("a", "A-z_0.9:x", "x" * 256):
-        assert models.validate_id(value, "custom_id") == value
+        assert validate_id(value, "custom_id") == value
 
 
 # ---------------------------------------------------------------- URIs
@@ -52,7 +77,7 @@ def test_good_ids_pass() -> None:
     ],
 )
 def test_supported_uris(uri: str, kind: str) -> None:
-    assert models.classify_uri(uri, "source_uri") == kind
+    assert classify_uri(uri, "source_uri") == kind
 
 
 @pytest.mark.parametrize(
@@ -74,15 +99,15 @@ def test_supported_uris(uri: str, kind: str) -> None:
     ],
 )
 def test_unsupported_uris_are_rejected(uri: Any, rule: str) -> None:
-    with pytest.raises(MathpixValidationError, match=rule) as info:
-        models.classify_uri(uri, "source_uri")
+    with pytest.raises(InvalidInput, match=rule) as info:
+        classify_uri(uri, "source_uri")
     assert "source_uri" in str(info.value)
 
 
 def test_destination_may_be_a_bare_bucket_or_prefix() -> None:
-    assert models.classify_uri("s3://bucket", "destination_uri", require_key=False) == "s3"
+    assert classify_uri("s3://bucket", "destination_uri", require_key=False) == "s3"
     assert (
-        models.classify_uri("https://acct01.blob.core.windows.net/out", "destination_uri", require_key=False)
+        classify_uri("https://acct01.blob.core.windows.net/out", "destination_uri", require_key=False)
         == "azure"
     )
 
@@ -91,7 +116,7 @@ def test_destination_may_be_a_bare_bucket_or_prefix() -> None:
 
 
 def test_submit_file_body() -> None:
-    req = models.submit_file_request(
+    req = submit_file_request(
         "s3://b/k.pdf",
         idempotency_key="idem-1",
         conversion_formats={"docx": True, "md": True},
@@ -114,12 +139,12 @@ def test_submit_file_body() -> None:
 
 
 def test_conversion_formats_as_a_list_is_accepted() -> None:
-    req = models.submit_file_request("https://x.org/a.pdf", conversion_formats=["md", "tex.zip"])
+    req = submit_file_request("https://x.org/a.pdf", conversion_formats=["md", "tex.zip"])
     assert req.json["conversion_formats"] == {"md": True, "tex.zip": True}
 
 
 def test_custom_id_with_job_id_goes_in_the_body() -> None:
-    req = models.submit_file_request("https://x.org/a.pdf", job_id="j1", custom_id="c1")
+    req = submit_file_request("https://x.org/a.pdf", job_id="j1", custom_id="c1")
     assert req.json["job_id"] == "j1" and req.json["custom_id"] == "c1"
 
 
@@ -164,22 +189,22 @@ BAD_FILE_OPTIONS: list[tuple[dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("options", "rule"), BAD_FILE_OPTIONS)
 def test_bad_file_options_are_rejected(options: dict[str, Any], rule: str) -> None:
-    with pytest.raises(MathpixValidationError, match=rule):
-        models.submit_file_request("https://example.com/a.pdf", **options)
+    with pytest.raises(InvalidInput, match=rule):
+        submit_file_request("https://example.com/a.pdf", **options)
 
 
 def test_source_uri_is_required() -> None:
-    with pytest.raises(MathpixValidationError, match="source_uri"):
-        models.submit_file_request(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="source_uri"):
+        submit_file_request(None)  # type: ignore[arg-type]
 
 
 def test_bad_idempotency_key() -> None:
-    with pytest.raises(MathpixValidationError, match="idempotency_key"):
-        models.submit_file_request("https://example.com/a.pdf", idempotency_key="has space")
+    with pytest.raises(InvalidInput, match="idempotency_key"):
+        submit_file_request("https://example.com/a.pdf", idempotency_key="has space")
 
 
 def test_good_callback_options() -> None:
-    req = models.submit_file_request(
+    req = submit_file_request(
         "https://example.com/a.pdf",
         callback_url="https://hooks.example.com/mathpix",
         callback_headers={"X-Token": "t"},
@@ -189,7 +214,7 @@ def test_good_callback_options() -> None:
 
 
 def test_upload_form_fields() -> None:
-    req = models.upload_file_request(
+    req = upload_file_request(
         "a.pdf", job_id="j", custom_id="c", conversion_formats={"md": True}, rm_spaces=False
     )
     assert (req.method, req.path) == ("POST", "/files/v1")
@@ -207,15 +232,15 @@ def test_upload_form_fields() -> None:
     ],
 )
 def test_bad_upload_options(kwargs: dict[str, Any], rule: str) -> None:
-    with pytest.raises(MathpixValidationError, match=rule):
-        models.upload_file_request("a.pdf", **kwargs)
+    with pytest.raises(InvalidInput, match=rule):
+        upload_file_request("a.pdf", **kwargs)
 
 
 # ---------------------------------------------------------------- other endpoints
 
 
 def test_job_files_query() -> None:
-    req = models.job_files_request("j", "error", 500, "tok")
+    req = job_files_request("j", "error", 500, "tok")
     assert req.path == "/files/v1/jobs/j/files"
     assert req.params == {"status": "error", "limit": 500, "paging_state": "tok"}
 
@@ -230,46 +255,44 @@ def test_job_files_query() -> None:
     ],
 )
 def test_bad_job_files_query(args: tuple[Any, ...], rule: str) -> None:
-    with pytest.raises(MathpixValidationError, match=rule):
-        models.job_files_request(*args)
+    with pytest.raises(InvalidInput, match=rule):
+        job_files_request(*args)
 
 
 def test_jobs_query_and_dates() -> None:
     import datetime
 
-    req = models.jobs_request(datetime.date(2026, 1, 2), "2026-02-01", 10)
+    req = jobs_request(datetime.date(2026, 1, 2), "2026-02-01", 10)
     assert req.params == {"start": "2026-01-02", "end": "2026-02-01", "limit": 10}
     for start, end, rule in [
         ("2026/01/01", None, "yyyy-MM-dd"),
         ("2026-02-30", None, "not a real date"),
         ("2026-03-01", "2026-02-01", "after end"),
     ]:
-        with pytest.raises(MathpixValidationError, match=rule):
-            models.jobs_request(start, end)
+        with pytest.raises(InvalidInput, match=rule):
+            jobs_request(start, end)
 
 
 def test_download_request() -> None:
-    assert models.download_request("f1", "tex.zip").path == "/files/v1/f1.tex.zip"
-    assert models.download_request("f1", ".md").path == "/files/v1/f1.md"
+    assert download_request("f1", "tex.zip").path == "/files/v1/f1.tex.zip"
+    assert download_request("f1", ".md").path == "/files/v1/f1.md"
     for ext in ("", "../x", "MD", "md/x", None):
-        with pytest.raises(MathpixValidationError, match="ext"):
-            models.download_request("f1", ext)  # type: ignore[arg-type]
-    with pytest.raises(MathpixValidationError, match="file_id"):
-        models.download_request("../etc", "md")
+        with pytest.raises(InvalidInput, match="ext"):
+            download_request("f1", ext)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="file_id"):
+        download_request("../etc", "md")
 
 
 def test_simple_request_validates_every_path_id() -> None:
-    req = models.simple_request(
-        "GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id="j", custom_id="c:1"
-    )
+    req = simple_request("GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id="j", custom_id="c:1")
     assert req.path == "/files/v1/jobs/j/files/c:1"
-    with pytest.raises(MathpixValidationError, match="custom_id"):
-        models.simple_request("GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id="j", custom_id="a/b")
+    with pytest.raises(InvalidInput, match="custom_id"):
+        simple_request("GET", "/files/v1/jobs/{job_id}/files/{custom_id}", job_id="j", custom_id="a/b")
 
 
 def test_data_source_request() -> None:
     grant = {"iam_role_arn": "arn:x", "aws_external_id": "ext"}
-    req = models.create_data_source_request(
+    req = create_data_source_request(
         "aws", "my-bucket", "iam_role", provider_specific_details=grant, region="us-east-1"
     )
     assert req.json == {
@@ -279,7 +302,7 @@ def test_data_source_request() -> None:
         "provider_specific_details": grant,
         "region": "us-east-1",
     }
-    keyed = models.create_data_source_request(
+    keyed = create_data_source_request(
         "aws",
         "b",
         "access_key",
@@ -297,19 +320,19 @@ def test_data_source_request() -> None:
         (("aws", "", "iam_role"), "bucket must be a non-empty string"),
         (("aws", "b", "iam_role"), "provider_specific_details is required"),
     ]:
-        with pytest.raises(MathpixValidationError, match=rule):
-            models.create_data_source_request(*args)
+        with pytest.raises(InvalidInput, match=rule):
+            create_data_source_request(*args)
 
 
 def test_webhook_test_request() -> None:
-    req = models.test_webhook_request("https://example.com/h", {"X-A": "1"})
+    req = build_test_webhook_request("https://example.com/h", {"X-A": "1"})
     assert req.json == {"callback_url": "https://example.com/h", "callback_headers": {"X-A": "1"}}
-    with pytest.raises(MathpixValidationError, match="callback_url"):
-        models.test_webhook_request("https://192.168.1.1/h")
+    with pytest.raises(InvalidInput, match="callback_url"):
+        build_test_webhook_request("https://192.168.1.1/h")
 
 
 def test_image_batch_request() -> None:
-    req = models.submit_image_batch_request(
+    req = submit_image_batch_request(
         {"a": "https://example.com/a.png", "b": {"url": "https://example.com/b.png", "formats": ["text"]}},
         formats=["latex_simplified"],
         ocr_behavior="text",
@@ -318,8 +341,8 @@ def test_image_batch_request() -> None:
     assert req.v3 and req.path == "/v3/batch"
     assert req.json["urls"]["b"] == {"url": "https://example.com/b.png", "formats": ["text"]}
     assert req.json["formats"] == ["latex_simplified"]
-    assert models.get_image_batch_request(17).path == "/v3/batch/17"
-    assert models.get_image_batch_request("17").v3
+    assert get_image_batch_request(17).path == "/v3/batch/17"
+    assert get_image_batch_request("17").v3
 
 
 @pytest.mark.parametrize(
@@ -336,24 +359,24 @@ def test_image_batch_request() -> None:
     ],
 )
 def test_bad_image_batches(urls: Any, options: dict[str, Any], rule: str) -> None:
-    with pytest.raises(MathpixValidationError, match=rule):
-        models.submit_image_batch_request(urls, **options)
+    with pytest.raises(InvalidInput, match=rule):
+        submit_image_batch_request(urls, **options)
 
 
 @pytest.mark.parametrize("bad", [-1, "x1", True, 1.5])
 def test_bad_batch_ids(bad: Any) -> None:
-    with pytest.raises(MathpixValidationError, match="batch_id"):
-        models.get_image_batch_request(bad)
+    with pytest.raises(InvalidInput, match="batch_id"):
+        get_image_batch_request(bad)
 
 
 def test_loopback_callbacks_only_when_allowed() -> None:
     for url in ("http://127.0.0.1:8000/cb", "https://localhost/cb"):
-        with pytest.raises(MathpixValidationError, match="callback_url"):
-            models.validate_callback_url(url)
-        assert models.validate_callback_url(url, loopback_callbacks=True) == url
-    with pytest.raises(MathpixValidationError, match="private"):
-        models.validate_callback_url("https://10.1.2.3/cb", loopback_callbacks=True)
-    req = models.submit_file_request(
+        with pytest.raises(InvalidInput, match="callback_url"):
+            validate_callback_url(url)
+        assert validate_callback_url(url, loopback_callbacks=True) == url
+    with pytest.raises(InvalidInput, match="private"):
+        validate_callback_url("https://10.1.2.3/cb", loopback_callbacks=True)
+    req = submit_file_request(
         "https://x.org/a.pdf", callback_url="http://[::1]:9/cb", loopback_callbacks=True
     )
     assert req.json["callback_url"] == "http://[::1]:9/cb"
@@ -375,38 +398,34 @@ _json = st.recursive(
 @given(st.text(max_size=80))
 def test_any_uri_is_classified_or_rejected_cleanly(uri: str) -> None:
     try:
-        kind = models.classify_uri(uri, "source_uri")
-    except MathpixValidationError as exc:
+        kind = classify_uri(uri, "source_uri")
+    except InvalidInput as exc:
         assert "source_uri" in str(exc)
     else:
-        assert kind in models.URI_KINDS
+        assert kind in URI_KINDS
 
 
 @settings(max_examples=200)
 @given(
     st.dictionaries(
-        st.sampled_from(sorted((models._KNOWN_KEYS - {"source_uri"}) | {"rm_spaces", "x"})), _json, max_size=4
+        st.sampled_from(sorted((_KNOWN_KEYS - {"source_uri"}) | {"rm_spaces", "x"})), _json, max_size=4
     )
 )
 def test_any_options_are_accepted_or_rejected_cleanly(options: dict) -> None:
     try:
-        req = models.submit_file_request("https://example.com/a.pdf", **options)
-    except MathpixValidationError:
+        req = submit_file_request("https://example.com/a.pdf", **options)
+    except InvalidInput:
         return
     assert req.json["source_uri"] == "https://example.com/a.pdf"
     json.dumps(req.json)  # whatever is accepted can be sent
 
 
 @settings(max_examples=200)
-@given(
-    st.dictionaries(
-        st.sampled_from(sorted(models.ITEM_KEYS | {"x"})), _json | st.just("s3://b/k"), max_size=4
-    )
-)
+@given(st.dictionaries(st.sampled_from(sorted(ITEM_KEYS | {"x"})), _json | st.just("s3://b/k"), max_size=4))
 def test_any_job_item_is_accepted_or_rejected_cleanly(item: dict) -> None:
     try:
-        out = models.JobItemChecker().check(item, 7)
-    except MathpixValidationError as exc:
+        out = JobItemChecker().check(item, 7)
+    except InvalidInput as exc:
         assert "files[7]" in str(exc)
     else:
         assert out["source_uri"] == item["source_uri"]
@@ -421,37 +440,35 @@ def test_any_job_item_is_accepted_or_rejected_cleanly(item: dict) -> None:
 )
 def test_any_image_batch_is_accepted_or_rejected_cleanly(urls: dict, options: dict) -> None:
     try:
-        req = models.submit_image_batch_request(urls, **options)
-    except MathpixValidationError:
+        req = submit_image_batch_request(urls, **options)
+    except InvalidInput:
         return
     json.dumps(req.json)
 
 
 def test_conversion_formats_are_an_open_list(caplog: pytest.LogCaptureFixture) -> None:
     listed = {"latex": True, "jpg": True, "png": True, "tex.zip": True}
-    assert models.validate_conversion_formats(listed) == listed
+    assert validate_conversion_formats(listed) == listed
     assert not caplog.records  # every format the contract lists passes silently
-    with caplog.at_level("WARNING", logger="airflow_provider_mathpix.models"):
+    with caplog.at_level("WARNING", logger="airflow_provider_mathpix.contract.formats"):
         future = {"md": True, "svg.zip": True}
-        assert models.validate_conversion_formats(future) == future  # passed through, not refused
-        models.validate_conversion_formats(future)
+        assert validate_conversion_formats(future) == future  # passed through, not refused
+        validate_conversion_formats(future)
     warnings = [r.getMessage() for r in caplog.records if "svg.zip" in r.getMessage()]
     assert len(warnings) == 1 and "sending it to Mathpix as given" in warnings[0]  # warned once
-    req = models.submit_file_request("https://x.org/a.pdf", conversion_formats=future)
+    req = submit_file_request("https://x.org/a.pdf", conversion_formats=future)
     assert req.json is not None and req.json["conversion_formats"] == future
-    assert models.download_ext("latex") == "tex" and models.download_ext("tex.zip") == "tex.zip"
+    assert download_ext("latex") == "tex" and download_ext("tex.zip") == "tex.zip"
 
 
 def test_documented_options_are_never_refused() -> None:
-    off = models.submit_file_request(
-        "https://x.org/a.pdf", callback_url="https://x.org/h", callback_events=[]
-    )
+    off = submit_file_request("https://x.org/a.pdf", callback_url="https://x.org/h", callback_events=[])
     assert off.json is not None and off.json["callback_events"] == []  # the off switch
-    for option in sorted(models.KNOWN_OCR_OPTIONS):
-        models.validate_options({option: True}, "", allow_item_keys=True)  # never a "did you mean"
-    batch = models.submit_image_batch_request(
+    for option in sorted(KNOWN_OCR_OPTIONS):
+        validate_options({option: True}, "", allow_item_keys=True)  # never a "did you mean"
+    batch = submit_image_batch_request(
         {"k": "https://x.org/a.png"}, confidence_threshold=0.5, confidence_rate_threshold=0.3
     )
     assert batch.json is not None and batch.json["confidence_rate_threshold"] == 0.3
-    with pytest.raises(MathpixValidationError, match="did you mean 'conversion_formats'"):
-        models.validate_options({"conversion_format": {"md": True}}, "", allow_item_keys=True)
+    with pytest.raises(InvalidInput, match="did you mean 'conversion_formats'"):
+        validate_options({"conversion_format": {"md": True}}, "", allow_item_keys=True)

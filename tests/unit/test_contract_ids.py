@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.models import custom_id_from_key, validate_id
+from airflow_provider_mathpix.contract.errors import InvalidInput
+from airflow_provider_mathpix.contract.ids import custom_id_from_key, validate_id
 
 VALID = re.compile(r"[A-Za-z0-9_\-.:]{1,256}")
 
@@ -37,7 +37,7 @@ def test_long_keys_are_truncated_but_distinct() -> None:
 
 @pytest.mark.parametrize("bad", ["", None, 3])
 def test_empty_or_non_string_key_is_rejected(bad: object) -> None:
-    with pytest.raises(MathpixValidationError, match="key"):
+    with pytest.raises(InvalidInput, match="key"):
         custom_id_from_key(bad)  # type: ignore[arg-type]
 
 

@@ -14,9 +14,9 @@ default ids also fold in a fingerprint of the options that change the output
 (:func:`options_fingerprint`): a retry with the same options re-attaches, while a task
 cleared after its options changed (``docx`` added, another destination) makes new files.
 
-Everything here is pure (no Airflow import, no I/O) and every result satisfies the
+Everything here is pure (standard library and ``contract`` only, no I/O) and every result satisfies the
 contract's identifier rule (``[A-Za-z0-9_\\-.:]``, at most 256 characters) through
-:func:`airflow_provider_mathpix.models.custom_id_from_key`, which keeps a readable
+:func:`airflow_provider_mathpix.contract.ids.custom_id_from_key`, which keeps a readable
 prefix and appends a short hash whenever the raw text had to be changed.
 """
 
@@ -26,9 +26,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from airflow_provider_mathpix.models import custom_id_from_key
+from airflow_provider_mathpix.contract.ids import custom_id_from_key
 
 #: Prefix of every derived id: tells a human browsing ``GET /files/v1/jobs`` where it came from.
 ID_PREFIX = "airflow"
@@ -113,17 +112,3 @@ def ids_from_context(context: Mapping[str, Any]) -> tuple[str, str, str, int]:
     ti = context["ti"]
     map_index = getattr(ti, "map_index", -1)
     return ti.dag_id, ti.run_id, ti.task_id, -1 if map_index is None else int(map_index)
-
-
-def custom_id_from_uri(uri: str) -> str:
-    """Stable, charset-safe ``custom_id`` for a source URI.
-
-    The scheme is dropped (it carries no meaning for the user) and the rest -- host or
-    bucket, then the key -- becomes the readable part: ``s3://docs/a/b.pdf`` ->
-    ``docs_a_b.pdf-<hash>``. Two URIs that differ only in characters the charset forbids
-    (or only in their query string) still get different ids because the hash is of the
-    original text.
-    """
-    parts = urlsplit(uri)
-    body = uri[len(parts.scheme) + 3 :] if parts.scheme and parts.netloc else uri
-    return custom_id_from_key(body.strip("/") or uri)

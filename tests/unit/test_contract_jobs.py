@@ -10,14 +10,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_mathpix import models
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.contract.errors import InvalidInput
+from airflow_provider_mathpix.contract.ids import new_job_id, validate_id
+from airflow_provider_mathpix.contract.job_limits import (
+    DEFAULT_MAX_ITEMS_PER_REQUEST,
+    MAX_ITEMS_PER_CALL,
+    JobItemChecker,
+    chunked,
+    validate_max_items_per_request,
+)
 from airflow_provider_mathpix.hooks._jobs import JobPlan
 
 
 @given(st.lists(st.integers(), max_size=200), st.integers(min_value=1, max_value=50))
 def test_chunked_preserves_order_and_bounds(values: list[int], size: int) -> None:
-    chunks = list(models.chunked(values, size))
+    chunks = list(chunked(values, size))
     assert [v for c in chunks for v in c] == values
     assert all(1 <= len(c) <= size for c in chunks)
     assert all(len(c) == size for c in chunks[:-1])
@@ -31,14 +38,14 @@ def test_chunked_is_lazy() -> None:
             consumed.append(i)
             yield i
 
-    first = next(models.chunked(source(), 3))
+    first = next(chunked(source(), 3))
     assert first == [0, 1, 2] and len(consumed) == 3
 
 
 @pytest.mark.parametrize("size", [0, -1, 1.5, True])
 def test_chunked_rejects_bad_sizes(size: Any) -> None:
-    with pytest.raises(MathpixValidationError, match="chunk size"):
-        next(models.chunked([1], size))
+    with pytest.raises(InvalidInput, match="chunk size"):
+        next(chunked([1], size))
 
 
 BAD_ITEMS: list[tuple[Any, str]] = [
@@ -58,16 +65,16 @@ BAD_ITEMS: list[tuple[Any, str]] = [
 
 @pytest.mark.parametrize(("bad", "rule"), BAD_ITEMS)
 def test_bad_items_name_index_and_custom_id(bad: Any, rule: str) -> None:
-    checker = models.JobItemChecker()
+    checker = JobItemChecker()
     checker.check({"source_uri": "s3://b/a.pdf", "custom_id": "first"}, 0)
-    with pytest.raises(MathpixValidationError, match=rule):
+    with pytest.raises(InvalidInput, match=rule):
         checker.check(bad, 1)
 
 
 def test_local_images_need_a_destination_per_item() -> None:
-    checker = models.JobItemChecker(needs_destination=True)
+    checker = JobItemChecker(needs_destination=True)
     checker.check({"source_uri": "s3://b/a", "destination_uri": "s3://b/out"}, 0)
-    with pytest.raises(MathpixValidationError, match=r"files\[1\]: image_output_mode='local'"):
+    with pytest.raises(InvalidInput, match=r"files\[1\]: image_output_mode='local'"):
         checker.check({"source_uri": "s3://b/b"}, 1)
 
 
@@ -89,7 +96,7 @@ def test_plan_splits_one_job_into_chunks() -> None:
 
 def test_plan_validates_a_list_whole_before_the_first_request() -> None:
     items = [*list(_items(30)), {"source_uri": "ftp://x/y", "custom_id": "late"}]
-    with pytest.raises(MathpixValidationError, match=r"files\[30\] \(custom_id 'late'\)"):
+    with pytest.raises(InvalidInput, match=r"files\[30\] \(custom_id 'late'\)"):
         JobPlan(items, "j", 10, {})
 
 
@@ -98,7 +105,7 @@ def test_plan_finds_duplicates_across_chunks_of_a_stream() -> None:
     plan = JobPlan(stream, "j", 10, {})
     requests = plan.requests()
     next(requests)
-    with pytest.raises(MathpixValidationError, match=r"files\[15\] \(custom_id 'doc-3'\).*more than once"):
+    with pytest.raises(InvalidInput, match=r"files\[15\] \(custom_id 'doc-3'\).*more than once"):
         next(requests)
 
 
@@ -124,21 +131,21 @@ def test_plan_finds_duplicates_across_chunks_of_a_stream() -> None:
     ],
 )
 def test_bad_job_submissions(items: Any, job_id: Any, size: Any, options: dict[str, Any], rule: str) -> None:
-    with pytest.raises(MathpixValidationError, match=rule):
+    with pytest.raises(InvalidInput, match=rule):
         list(JobPlan(items, job_id, size, options).requests())
 
 
 def test_empty_stream_is_rejected() -> None:
     plan = JobPlan(iter([]), None, None, {})
-    with pytest.raises(MathpixValidationError, match="at least one item"):
+    with pytest.raises(InvalidInput, match="at least one item"):
         list(plan.requests())
 
 
 def test_default_chunk_is_under_the_ceiling() -> None:
-    assert models.validate_max_items_per_request(None) == models.DEFAULT_MAX_ITEMS_PER_REQUEST
-    assert models.DEFAULT_MAX_ITEMS_PER_REQUEST < models.MAX_ITEMS_PER_CALL
+    assert validate_max_items_per_request(None) == DEFAULT_MAX_ITEMS_PER_REQUEST
+    assert DEFAULT_MAX_ITEMS_PER_REQUEST < MAX_ITEMS_PER_CALL
 
 
 def test_generated_job_ids_are_valid_and_distinct() -> None:
-    a, b = models.new_job_id(), models.new_job_id()
-    assert a != b and models.validate_id(a, "job_id") == a
+    a, b = new_job_id(), new_job_id()
+    assert a != b and validate_id(a, "job_id") == a

@@ -1,0 +1,199 @@
+"""The hook's I/O edge: the async client, the drivers that perform operations, the page walks.
+
+:class:`OperationDriver` is everything of :class:`~airflow_provider_mathpix.hooks.mathpix.MathpixHook`
+except its endpoints and its connection: it keeps one ``httpx.AsyncClient`` inside
+``async with`` (the hook keeps its ``httpx.Client``), and runs an endpoint's operation
+(``_operation``) with blocking calls (``_run``) or awaits (``_arun``). Every request goes
+through ``_call`` / ``_acall``: the one retry policy (``_retry``) around one attempt
+(``_send``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from airflow_provider_mathpix._compat import BaseHook
+from airflow_provider_mathpix.contract.request import ApiRequest
+from airflow_provider_mathpix.exceptions import validation_errors
+from airflow_provider_mathpix.hooks._connection import ClientSettings
+from airflow_provider_mathpix.hooks._operation import Listing, Mask, Operation, Send, Step, Stepper
+from airflow_provider_mathpix.hooks._pages import PageWalk
+from airflow_provider_mathpix.hooks._retry import acall_retrying, call_retrying
+from airflow_provider_mathpix.hooks._send import asend, send
+from airflow_provider_mathpix.hooks._transport import client_kwargs
+
+T = TypeVar("T")
+
+
+class OperationDriver(BaseHook):
+    """Settings, clients and drivers of a Mathpix hook (see the module docstring)."""
+
+    def __init__(self, mathpix_conn_id: str) -> None:
+        super().__init__()
+        self.mathpix_conn_id = mathpix_conn_id
+        self._settings: ClientSettings | None = None
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._aclient: httpx.AsyncClient | None = None
+        self._adepth = 0
+        self._ahead: set[asyncio.Task[Any]] = set()  # pages fetched ahead by aiter_* (see _apages)
+
+    # ------------------------------------------------------------------ settings and clients
+
+    # The hook itself reads its connection and masks secrets (see MathpixHook).
+
+    def _get_settings(self) -> ClientSettings:
+        raise NotImplementedError
+
+    async def _aget_settings(self) -> ClientSettings:
+        raise NotImplementedError
+
+    def _mask(self, secret: str) -> None:
+        raise NotImplementedError
+
+    async def _amask(self, secret: str) -> None:
+        raise NotImplementedError
+
+    def get_conn(self) -> httpx.Client:
+        raise NotImplementedError  # the hook's public client (MathpixHook.get_conn)
+
+    async def __aenter__(self) -> Self:
+        settings = await self._aget_settings()
+        # No await between the check and the assignment: concurrent tasks entering at
+        # once share one client instead of each building (and leaking) their own.
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(**client_kwargs(settings, asynchronous=True))
+        self._adepth += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._adepth -= 1
+        if self._adepth == 0 and self._aclient is not None:
+            # A listing abandoned mid-way may still be fetching a page ahead: stop it
+            # before its client goes away.
+            for task in list(self._ahead):
+                task.cancel()
+            await asyncio.gather(*self._ahead, return_exceptions=True)
+            client, self._aclient = self._aclient, None
+            await client.aclose()
+
+    # ------------------------------------------------------------------ running operations
+
+    def _run(self, operation: Operation[T]) -> T:
+        """Perform ``operation``'s steps with blocking calls; its return value is the result."""
+        with validation_errors():
+            steps = Stepper(operation)
+            for step in steps:
+                steps.outcome(self._perform, step)
+                del step  # the next chunk of a job is built without this one alive
+            return steps.result
+
+    async def _arun(self, operation: Operation[T]) -> T:
+        """Perform ``operation``'s steps with awaits, all its requests on one client.
+
+        The client is opened at the first request (not before: bad input is refused
+        before the connection is read, as in :meth:`_run`) and closed with the operation
+        unless the caller's ``async with hook:`` block already holds one.
+        """
+        with validation_errors():
+            async with contextlib.AsyncExitStack() as stack:
+
+                async def perform(step: Step) -> Any:
+                    if isinstance(step, Send) and self._aclient is None:
+                        # A failure to open the client is the step's, thrown into the operation.
+                        await stack.enter_async_context(self)
+                    return await self._aperform(step)
+
+                steps = Stepper(operation)
+                for step in steps:
+                    await steps.aoutcome(perform, step)
+                    del step
+                return steps.result
+
+    def _perform(self, step: Step) -> Any:
+        if isinstance(step, Send):
+            return self._call(step)
+        if isinstance(step, Mask):
+            self._mask(step.secret)
+            return None
+        return self._get_settings()
+
+    async def _aperform(self, step: Step) -> Any:
+        if isinstance(step, Send):
+            return await self._acall(step)
+        if isinstance(step, Mask):
+            await self._amask(step.secret)
+            return None
+        return await self._aget_settings()
+
+    def _call(self, call: Send) -> Any:
+        """One request under the retry policy and the call's ``retry_deadline``."""
+        settings = self._get_settings()
+        client = self.get_conn()
+        return call_retrying(
+            settings,
+            self.log,
+            lambda left: send(client, settings, call.req, call.upload, call.sink, call.raw, left),
+        )
+
+    async def _acall(self, call: Send) -> Any:
+        if self._aclient is None:
+            async with self:
+                return await self._acall(call)
+        settings = await self._aget_settings()
+        client = self._aclient
+        return await acall_retrying(
+            settings,
+            self.log,
+            lambda left: asend(client, settings, call.req, call.upload, call.sink, call.raw, left),
+        )
+
+    def _pages(self, listing: Listing) -> Iterator[dict[str, Any]]:
+        walk = PageWalk(listing)
+        req: ApiRequest | None = walk.first()
+        while req is not None:
+            page = self._call(Send(req))
+            yield from walk.records(page)
+            req = walk.after(page)
+
+    async def _apages(self, listing: Listing) -> AsyncIterator[dict[str, Any]]:
+        """The async walk asks for the next page before handing out this one's records.
+
+        So the consumer's own work on a page (writing a manifest, counting) overlaps the
+        round trip for the next; the sync walk has no loop to overlap on, and a thread
+        per listing would cost more than it saves.
+        """
+        if self._aclient is None:
+            # Outside a caller's block: one client for the whole walk, closed with the generator.
+            async with self:
+                async for record in self._apages(listing):
+                    yield record
+            return
+        # Inside a caller's block: use its client and never hold the block open, so a
+        # consumer that stops early (``break``) does not delay closing it.
+        walk = PageWalk(listing)
+        page = await self._acall(Send(walk.first()))
+        ahead: asyncio.Task[Any] | None = None
+        try:
+            while True:
+                req = walk.after(page)
+                if req is not None:
+                    ahead = asyncio.ensure_future(self._acall(Send(req)))
+                    self._ahead.add(ahead)
+                    ahead.add_done_callback(self._ahead.discard)
+                for record in walk.records(page):
+                    yield record
+                if ahead is None:
+                    return
+                page, ahead = await ahead, None
+        finally:
+            if ahead is not None:  # the consumer stopped early: drop the page fetched ahead
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
