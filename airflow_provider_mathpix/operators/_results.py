@@ -18,8 +18,23 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from airflow_provider_mathpix.contract.errors import InvalidInput
+from airflow_provider_mathpix.contract.events import (
+    FINISHED,
+    ApiError,
+    BatchFinished,
+    FileFailed,
+    FileFinished,
+    JobCompleted,
+    JobFinished,
+    SetupError,
+    TimedOut,
+    WaitEvent,
+    from_payload,
+)
+from airflow_provider_mathpix.contract.status import record_error_text
 from airflow_provider_mathpix.exceptions import (
     MathpixAPIError,
     MathpixFileFailed,
@@ -39,7 +54,6 @@ from airflow_provider_mathpix.operators._listing import (
 )
 from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, enforce_policy
 from airflow_provider_mathpix.storage import destination_for
-from airflow_provider_mathpix.triggers._status import record_error_text
 
 #: Longest error text kept per sample entry: 10 entries must fit well inside 10 KB.
 MAX_ERROR_TEXT = 300
@@ -109,34 +123,53 @@ def file_xcom(
     }
 
 
-def raise_for_wait_failure(event: Mapping[str, Any]) -> None:
-    """Turn an ``error``/``timeout`` event into the matching exception; ``success`` passes."""
-    status = event.get("status")
-    if status == "success":
-        return
-    if status == "timeout":
-        if event.get("job_id"):
-            what = f"job {event['job_id']}"
-        elif event.get("batch_id") is not None:
-            what = f"image batch {event['batch_id']}"
-        else:
-            what = f"file {event.get('file_id')}"
+Finished = JobFinished | FileFinished | BatchFinished | JobCompleted
+
+
+def read_event(event: WaitEvent | Mapping[str, Any]) -> WaitEvent:
+    """The typed event of a wait: as produced in-process, or read back from a trigger's payload."""
+    if isinstance(event, Mapping):
+        try:
+            return from_payload(event)
+        except InvalidInput:
+            raise MathpixAPIError(
+                "unexpected_event", None, f"unexpected trigger event {dict(event)!r}"
+            ) from None
+    return event
+
+
+def raise_for_wait_failure(event: WaitEvent | Mapping[str, Any]) -> Finished:
+    """The finished wait's event; a failure or timeout raises the exception of its kind."""
+    typed = read_event(event)
+    if isinstance(typed, FINISHED):
+        return typed
+    if isinstance(typed, TimedOut):
         raise MathpixWaitTimeout(
-            f"Timed out waiting for Mathpix {what}: {event.get('message')}",
-            job_id=event.get("job_id"),
-            file_id=event.get("file_id"),
+            f"Timed out waiting for Mathpix {typed.on.describe()}: {typed.message}",
+            job_id=typed.on.job_id,
+            file_id=typed.on.file_id,
         )
-    if status == "error":
-        code = str(event.get("code") or "error")
-        message = str(event.get("message") or "")
-        if event.get("stage") == "setup":
-            raise MathpixSetupError(code, message)
-        # Only Mathpix's own verdict on the file is a failed file; an exception on our side is not.
-        from_mathpix = event.get("http_status") is None and "stage" not in event
-        if from_mathpix and event.get("file_id") and not event.get("job_id"):
-            raise MathpixFileFailed(str(event["file_id"]), code, message)
-        raise MathpixAPIError(code, event.get("http_status"), message)
-    raise MathpixAPIError("unexpected_event", None, f"unexpected trigger event {dict(event)!r}")
+    if isinstance(typed, SetupError):
+        raise MathpixSetupError(typed.code or "error", typed.message)
+    # Only Mathpix's own verdict on the file is a failed file; an exception on our side is not.
+    if isinstance(typed, FileFailed):
+        raise MathpixFileFailed(typed.file_id, typed.code or "error", typed.message)
+    if isinstance(typed, ApiError):
+        raise MathpixAPIError(typed.code or "error", typed.http_status, typed.message)
+    raise MathpixAPIError(typed.code or "error", None, typed.message)
+
+
+F = TypeVar("F", JobFinished, FileFinished, BatchFinished)
+
+
+def finished_as(event: WaitEvent | Mapping[str, Any], kind: type[F]) -> F:
+    """The finished event of a wait on one kind of thing; a failure raises (see above)."""
+    finished = raise_for_wait_failure(event)
+    if not isinstance(finished, kind):
+        raise MathpixAPIError(
+            "unexpected_event", None, f"expected a {kind.kind} event, got a {finished.kind} event"
+        )
+    return finished
 
 
 # --------------------------------------------------------------------------- jobs
@@ -303,22 +336,22 @@ class JobFinish:
 
 def finish_job(
     hook: MathpixHook,
-    event: Mapping[str, Any],
+    event: WaitEvent | Mapping[str, Any],
     *,
     outputs: JobOutputs,
     finish: JobFinish,
     log: logging.Logger | Any,
 ) -> dict[str, Any]:
     """From a job event to the XCom value, or raise: API error, timeout, too many errored files."""
-    raise_for_wait_failure(event)
-    return finish_jobs(hook, str(event["job_id"]), [event], outputs=outputs, finish=finish, log=log)
+    finished = finished_as(event, JobFinished)
+    return finish_jobs(hook, finished.job_id, [finished], outputs=outputs, finish=finish, log=log)
 
 
 def _write_checked_manifest(
     hook: MathpixHook,
     name: str,
     path: Any,
-    parts: Sequence[Mapping[str, Any]],
+    parts: Sequence[JobFinished],
     outputs: JobOutputs,
     finish: JobFinish,
     errors_sample: list[dict[str, Any]],
@@ -336,8 +369,10 @@ def _write_checked_manifest(
         errors_sample.clear()
         records: Iterator[dict[str, Any]] = itertools.chain.from_iterable(
             (
-                {**record, "job_id": str(part["job_id"])} if split else record
-                for record in iter_job_records(hook, str(part["job_id"]), outputs, errors_sample, part)
+                {**record, "job_id": part.job_id} if split else record
+                for record in iter_job_records(
+                    hook, part.job_id, outputs, errors_sample, part.counters.as_dict()
+                )
             )
             for part in parts
         )
@@ -362,7 +397,7 @@ def _write_checked_manifest(
 def finish_jobs(
     hook: MathpixHook,
     name: str,
-    parts: Sequence[Mapping[str, Any]],
+    parts: Sequence[JobFinished],
     *,
     outputs: JobOutputs,
     finish: JobFinish,
@@ -370,14 +405,14 @@ def finish_jobs(
 ) -> dict[str, Any]:
     """Report completed jobs as one: summed counters, one manifest, the policy on the totals.
 
-    ``parts`` are the ``success`` payloads of every job (one for an ordinary job; one
+    ``parts`` are the finished events of every job (one for an ordinary job; one
     per part of a job split by ``max_files_per_job``, named ``name``). With several
     parts each manifest record also says which ``job_id`` holds the file.
     """
-    job_ids = [str(part["job_id"]) for part in parts]
+    job_ids = [part.job_id for part in parts]
     split = len(parts) > 1
-    file_count = sum(int(part.get("file_count") or 0) for part in parts)
-    files_errored = sum(int(part.get("files_errored") or 0) for part in parts)
+    file_count = sum(part.counters.file_count for part in parts)
+    files_errored = sum(part.counters.files_errored for part in parts)
     errors_sample: list[dict[str, Any]] = []
     manifest_uri: str | None = None
     if finish.write_manifest:
@@ -387,13 +422,13 @@ def finish_jobs(
         log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)
     elif files_errored:
         errors_sample = sample_errors(hook, job_ids)
-    statuses = [str(part.get("job_status") or "completed") for part in parts]
+    statuses = [part.job_status for part in parts]
     xcom = {
         "job_id": name,
         # One part not completed (never expected: each was waited on) is not hidden.
         "status": next((s for s in statuses if s != "completed"), "completed"),
         "file_count": file_count,
-        "files_completed": sum(int(part.get("files_completed") or 0) for part in parts),
+        "files_completed": sum(part.counters.files_completed for part in parts),
         "files_errored": files_errored,
         "manifest_uri": manifest_uri,
         "errors_sample": errors_sample,

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import ids
 from airflow_provider_mathpix._compat import BaseOperator, ObjectStoragePath, conf
+from airflow_provider_mathpix.contract.events import FileFinished, WaitEvent
 from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixValidationError, MathpixWaitTimeout
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
 from airflow_provider_mathpix.models import COMMON_OPTION_KEYS, classify_uri, validate_id, validate_options
 from airflow_provider_mathpix.operators._results import (
     file_xcom,
+    finished_as,
     output_exts,
-    raise_for_wait_failure,
 )
 from airflow_provider_mathpix.operators._validation import (
     is_template,
@@ -228,13 +229,13 @@ class MathpixSubmitFileOperator(ReportsWorkOnKill, BaseOperator):
         exts = [e for e in output_exts(self.conversion_formats) if e != "mmd"]
         return exts or None
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | WaitEvent) -> dict[str, Any]:
         """Resume after the trigger (or the in-process wait): success, or a clear failure."""
-        raise_for_wait_failure(event)
+        finished = finished_as(event, FileFinished)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
-        record = hook.get_file(event["file_id"])
-        self.log.info("Mathpix file %s is ready (%s pages)", event["file_id"], record.get("num_pages"))
-        return self._xcom(hook, event["file_id"], record)
+        record = hook.get_file(finished.file_id)
+        self.log.info("Mathpix file %s is ready (%s pages)", finished.file_id, record.get("num_pages"))
+        return self._xcom(hook, finished.file_id, record)
 
     def _xcom(
         self, hook: MathpixHook, file_id: str, record: Mapping[str, Any] | None, status: str | None = None

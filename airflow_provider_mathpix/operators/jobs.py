@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import ids, storage
 from airflow_provider_mathpix._compat import BaseOperator, conf
+from airflow_provider_mathpix.contract.events import JobFinished, WaitEvent
 from airflow_provider_mathpix.exceptions import (
     MathpixJobFilesErrored,
     MathpixValidationError,
@@ -63,8 +64,8 @@ from airflow_provider_mathpix.operators._results import (
     JobOutputs,
     finish_job,
     finish_jobs,
+    finished_as,
     output_exts,
-    raise_for_wait_failure,
 )
 from airflow_provider_mathpix.operators._validation import (
     FastTemplatingMixin,
@@ -382,7 +383,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         fingerprinted = {**job_options, "destination_prefix": self.destination_prefix}
         return ids.job_id_for(*ids.ids_from_context(context), options=fingerprinted)
 
-    def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> dict[str, Any]:
+    def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> WaitEvent:
         """Wait for ONE job in the worker, or defer to its trigger (``resume``: a split job's place)."""
         trigger = lambda: MathpixJobTrigger(  # noqa: E731
             job_id=job_id, conn_id=self.mathpix_conn_id, poll_interval=self.poll_interval, end_time=deadline
@@ -463,7 +464,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             event = self._wait_job(
                 hook, part_id, end_time, part=index, part_count=part_count, end_time=end_time
             )
-            raise_for_wait_failure(event)
+            finished_as(event, JobFinished)
         part_ids = part_job_ids(job_id, part_count)
         # Every part is complete: one GET each gives the counters the report sums.
         events = [job_counters(hook, part_id) for part_id in part_ids]
@@ -526,7 +527,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
     def execute_complete(
         self,
         context: Context,
-        event: dict[str, Any],
+        event: dict[str, Any] | WaitEvent,
         part: int | None = None,
         part_count: int | None = None,
         end_time: float | None = None,
@@ -552,12 +553,12 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         counts = pulled_skip_counts(self, context)
         if self.max_files_per_job is None:
             return {**self._finish(hook, event, outputs), **counts}
-        raise_for_wait_failure(event)
+        finished = finished_as(event, JobFinished)
         job_id = self._job_id(context, self._validate(at_parse_time=False))
         if part is None or part_count is None:
             # A runner that replaces the resume kwargs by the event (``dag.test()`` does):
             # the part is named by the event, the count was pushed before deferring.
-            part = part_index(job_id, str(event.get("job_id")))
+            part = part_index(job_id, finished.job_id)
             part_count = int(context["ti"].xcom_pull(task_ids=self.task_id, key="job_count"))
         deadline = end_time if end_time is not None else time.time() + self.timeout
         return {**self._wait_parts(hook, job_id, part_count, part + 1, deadline, outputs), **counts}
@@ -583,7 +584,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             listing_timeout=self.listing_timeout,
         )
 
-    def _finish(self, hook: MathpixHook, event: Mapping[str, Any], outputs: JobOutputs) -> dict[str, Any]:
+    def _finish(
+        self, hook: MathpixHook, event: Mapping[str, Any] | WaitEvent, outputs: JobOutputs
+    ) -> dict[str, Any]:
         return finish_job(hook, event, outputs=outputs, finish=self._job_finish(), log=self.log)
 
 

@@ -7,17 +7,17 @@ import json
 import pytest
 
 from airflow_provider_mathpix import ids
-from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.operators._policy import decide, format_errors_sample, validate_max_error_ratio
-from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
-from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
-from airflow_provider_mathpix.triggers._status import (
+from airflow_provider_mathpix.contract.status import (
     EtaEstimator,
     JobProgress,
     file_outcome,
     format_duration,
     progress_line,
 )
+from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.operators._policy import decide, format_errors_sample, validate_max_error_ratio
+from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
+from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 
 ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:")
 

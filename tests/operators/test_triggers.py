@@ -84,6 +84,7 @@ async def test_job_trigger_success_event_with_counters(emulator, pdf_server, cap
 
     assert events == [
         {
+            "kind": "job_finished",
             "job_id": "job-ok",
             "status": "success",
             "job_status": "completed",
@@ -210,7 +211,15 @@ async def test_file_trigger_waits_for_lagging_formats(emulator, pdf_server):
 
     events = await events_of(trigger)
 
-    assert events == [{"file_id": file_id, "status": "success", "file_status": "completed", "num_pages": 2}]
+    assert events == [
+        {
+            "kind": "file_finished",
+            "file_id": file_id,
+            "status": "success",
+            "file_status": "completed",
+            "num_pages": 2,
+        }
+    ]
     assert MathpixHook().get_file(file_id)["formats"]["docx"] == "completed"
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
 
+from airflow_provider_mathpix.contract.events import JobFinished
 from airflow_provider_mathpix.exceptions import MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import read_manifest
@@ -74,7 +75,7 @@ def test_a_listing_that_never_catches_up_fails_naming_the_shortfall(
 ) -> None:
     emulator.configure(listing_lag=3600)
     job = _completed_job(emulator, pdf_server)
-    event = {"status": "success", **job}
+    event = JobFinished.from_record(job)
     with MathpixHook() as hook, pytest.raises(MathpixError) as info:
         finish_jobs(
             hook,
@@ -130,7 +131,7 @@ def test_ledger_records_each_document_once_when_the_listing_catches_up_part_way(
         finish_jobs(
             hook,
             "job-ledger",
-            [{"status": "success", **job}],
+            [JobFinished.from_record(job)],
             outputs=JobOutputs(exts=["mmd"], api_base=emulator.url),
             finish=JobFinish(
                 manifest_path=f"{tmp_path}/", listing_timeout=60, recorder=LedgerRecorder(folder)
