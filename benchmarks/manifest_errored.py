@@ -57,10 +57,11 @@ def main() -> int:
         os.environ["AIRFLOW_CONN_MATHPIX_DEFAULT"] = json.dumps(
             {"conn_type": "mathpix", "host": url, "password": APP_KEY}
         )
+        from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+        from airflow_provider_mathpix.common.outputs import JobOutputs
         from airflow_provider_mathpix.contract.events import JobCounters, JobFinished
         from airflow_provider_mathpix.hooks.mathpix import MathpixHook
         from airflow_provider_mathpix.manifests import read_manifest
-        from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
 
         hook = MathpixHook()
         for n in sizes:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import storage
 from airflow_provider_mathpix._compat import BaseOperator
+from airflow_provider_mathpix.common.validation import is_template
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.models import DATA_SOURCE_PROVIDERS
-from airflow_provider_mathpix.operators._validation import is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -16,22 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import ids
 from airflow_provider_mathpix._compat import BaseOperator, ObjectStoragePath, conf
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.outputs import file_xcom, output_exts
+from airflow_provider_mathpix.common.validation import (
+    is_template,
+    merge_named_options,
+    validate_wait_settings,
+)
+from airflow_provider_mathpix.common.waiting import ReportsWorkOnKill, check_file, wait_or_defer
 from airflow_provider_mathpix.contract.events import FileFinished, WaitEvent
 from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixValidationError, MathpixWaitTimeout
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
 from airflow_provider_mathpix.models import COMMON_OPTION_KEYS, classify_uri, validate_id, validate_options
-from airflow_provider_mathpix.operators._results import (
-    file_xcom,
-    finished_as,
-    output_exts,
-)
-from airflow_provider_mathpix.operators._validation import (
-    is_template,
-    merge_named_options,
-    validate_wait_settings,
-)
-from airflow_provider_mathpix.operators._waiting import ReportsWorkOnKill, check_file, wait_or_defer
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger
 
 if TYPE_CHECKING:

@@ -17,24 +17,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix._compat import BaseOperator, conf
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.policy import (
+    ERRORS_SAMPLE_SIZE,
+    enforce_policy,
+    validate_max_error_ratio,
+)
+from airflow_provider_mathpix.common.validation import (
+    FastTemplatingMixin,
+    has_template,
+    validate_wait_settings,
+)
+from airflow_provider_mathpix.common.waiting import ReportsWorkOnKill, wait_or_defer
 from airflow_provider_mathpix.contract.events import BatchFinished, WaitEvent
 from airflow_provider_mathpix.contract.status import batch_event
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
 from airflow_provider_mathpix.models import submit_image_batch_request
-from airflow_provider_mathpix.operators._policy import (
-    ERRORS_SAMPLE_SIZE,
-    enforce_policy,
-    validate_max_error_ratio,
-)
-from airflow_provider_mathpix.operators._results import finished_as
-from airflow_provider_mathpix.operators._validation import (
-    FastTemplatingMixin,
-    has_template,
-    validate_wait_settings,
-)
-from airflow_provider_mathpix.operators._waiting import ReportsWorkOnKill, wait_or_defer
 from airflow_provider_mathpix.triggers.mathpix import MathpixImageBatchTrigger
 
 if TYPE_CHECKING:

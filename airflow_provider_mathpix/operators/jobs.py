@@ -21,6 +21,28 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import ids, storage
 from airflow_provider_mathpix._compat import BaseOperator, conf
+from airflow_provider_mathpix.common.data_source_check import check_data_sources
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.job_parts import listed_job_ids, part_job_id, part_job_ids, parts_xcom
+from airflow_provider_mathpix.common.job_report import JobFinish, empty_job_xcom, finish_job
+from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
+from airflow_provider_mathpix.common.outputs import JobOutputs, output_exts
+from airflow_provider_mathpix.common.policy import validate_max_error_ratio
+from airflow_provider_mathpix.common.split_jobs import resume_point, submit_parts, wait_parts
+from airflow_provider_mathpix.common.validation import (
+    FastTemplatingMixin,
+    duration_seconds,
+    has_template,
+    is_template,
+    merge_named_options,
+    read_once,
+    validate_wait_settings,
+)
+from airflow_provider_mathpix.common.waiting import (
+    ReportsWorkOnKill,
+    check_job,
+    wait_or_defer,
+)
 from airflow_provider_mathpix.contract.events import JobFinished, WaitEvent
 from airflow_provider_mathpix.exceptions import (
     MathpixJobFilesErrored,
@@ -48,38 +70,6 @@ from airflow_provider_mathpix.operators._incremental import (
     skip_counts,
     uses_incremental_walk,
     validate_incremental,
-)
-from airflow_provider_mathpix.operators._job_parts import (
-    iter_parts,
-    listed_job_ids,
-    part_index,
-    part_job_id,
-    part_job_ids,
-    parts_xcom,
-)
-from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
-from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
-from airflow_provider_mathpix.operators._results import (
-    JobFinish,
-    JobOutputs,
-    finish_job,
-    finish_jobs,
-    finished_as,
-    output_exts,
-)
-from airflow_provider_mathpix.operators._validation import (
-    FastTemplatingMixin,
-    duration_seconds,
-    has_template,
-    is_template,
-    merge_named_options,
-    validate_wait_settings,
-)
-from airflow_provider_mathpix.operators._waiting import (
-    ReportsWorkOnKill,
-    check_job,
-    job_counters,
-    wait_or_defer,
 )
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
@@ -346,12 +336,17 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         if first is None:  # allow_empty, or nothing new since the earlier runs
             if incremental:
                 log_walk(self, self._walk_stats)
-                return {**_empty_xcom(job_id), **skip_counts(self._walk_stats)}
+                return {**empty_job_xcom(job_id), **skip_counts(self._walk_stats)}
             self.log.info("No file to convert (allow_empty=True); nothing submitted")
-            return _empty_xcom(job_id)
+            return empty_job_xcom(job_id)
         stream = itertools.chain([first], items)
         if self.check_data_sources:
-            self._check_data_sources(hook, outputs)
+            check_data_sources(
+                hook,
+                source_prefix=self.source_prefix,
+                uris=[*outputs.sources, *(dest for dest, _ in outputs.overrides.values() if dest)],
+                destination_prefix=self.destination_prefix,
+            )
         # Pushed BEFORE submitting and waiting: a failed task still says which job it made.
         context["ti"].xcom_push(key="job_id", value=job_id)
         self._mathpix_submitted = {"job_id": job_id}  # for on_kill, from the first call on
@@ -362,7 +357,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.log.info("Submitted Mathpix job %s with %s files", job_id, f"{file_count:,}")
         counts = push_skip_counts(self, context, self._walk_stats)  # before a deferral leaves execute()
         if not self.wait_for_completion:
-            return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count, **counts}
+            return {**empty_job_xcom(job_id), "status": "submitted", "file_count": file_count, **counts}
         event = self._wait_job(hook, job_id, time.time() + self.timeout)
         return {**self._finish(hook, event, outputs), **counts}
 
@@ -409,19 +404,13 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         job_options: dict[str, Any],
         outputs: JobOutputs,
     ) -> dict[str, Any]:
-        """Submit ``stream`` as consecutive jobs of at most ``max_files_per_job`` files.
-
-        Streaming: part ``k`` is filled from the listing (through the hook's chunked
-        submission) before part ``k+1`` is started, so memory holds one request chunk,
-        never the listing. The part ids are pushed (key ``job_ids``) before waiting.
-        """
-        part_ids: list[str] = []
-        file_count = 0
-        for index, part in enumerate(iter_parts(stream, self.max_files_per_job or 1), start=1):
-            part_id = part_job_id(job_id, index)
-            result = self._submit(hook, part, part_id, job_options)
-            part_ids.append(part_id)
-            file_count += int(result.get("file_count") or 0)
+        """Submit ``stream`` as jobs of at most ``max_files_per_job`` files; push their ids, then wait."""
+        part_ids, file_count = submit_parts(
+            stream,
+            job_id,
+            self.max_files_per_job or 1,
+            lambda part, part_id: self._submit(hook, part, part_id, job_options),
+        )
         self.log.info(
             "Submitted %s files as %d Mathpix jobs (%s .. %s, at most %s files each)",
             f"{file_count:,}",
@@ -435,7 +424,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         counts = push_skip_counts(self, context, self._walk_stats)
         if not self.wait_for_completion:
             return {
-                **_empty_xcom(job_id),
+                **empty_job_xcom(job_id),
                 "status": "submitted",
                 "file_count": file_count,
                 **parts_xcom(part_ids),
@@ -453,23 +442,17 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         end_time: float,
         outputs: JobOutputs,
     ) -> dict[str, Any]:
-        """Wait for parts ``start..part_count`` in turn, then report all parts as one.
+        """Wait for parts ``start..part_count`` (one trigger at a time), then report all as one."""
 
-        Deferrable: each part is checked once and a trigger is created only for the
-        first unfinished one -- one trigger per job at a time, never one per file; the
-        resume (``execute_complete``) carries the part number and the deadline on.
-        """
-        for index in range(start, part_count + 1):
-            part_id = part_job_id(job_id, index)
-            event = self._wait_job(
+        def wait(part_id: str, index: int) -> WaitEvent:
+            return self._wait_job(
                 hook, part_id, end_time, part=index, part_count=part_count, end_time=end_time
             )
-            finished_as(event, JobFinished)
-        part_ids = part_job_ids(job_id, part_count)
-        # Every part is complete: one GET each gives the counters the report sums.
-        events = [job_counters(hook, part_id) for part_id in part_ids]
-        xcom = finish_jobs(hook, job_id, events, outputs=outputs, finish=self._job_finish(), log=self.log)
-        return {**xcom, **parts_xcom(part_ids)}
+
+        xcom = wait_parts(
+            hook, job_id, part_count, start, wait, outputs=outputs, finish=self._job_finish(), log=self.log
+        )
+        return {**xcom, **parts_xcom(part_job_ids(job_id, part_count))}
 
     def _items(self, outputs: JobOutputs) -> Iterator[dict[str, Any]]:
         if self.files is not None:
@@ -496,33 +479,6 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             on_empty="succeed" if self.allow_empty else "fail",
         )
         return (self._with_destination(dict(item)) for item in walked)
-
-    def _check_data_sources(self, hook: MathpixHook, outputs: JobOutputs) -> None:
-        """Fail before submitting when a bucket involved is not a registered data source.
-
-        One ``GET /files/v1/data-sources`` covers the source prefix (or every bucket of
-        an explicit list) and the destinations; public ``https://`` sources need none.
-        """
-        buckets: dict[tuple[str, str], str] = {}  # (kind, bucket) -> a URI naming it
-
-        def add(uri: str) -> None:
-            loc = storage.parse_location(uri, "uri")
-            buckets.setdefault((loc.kind, loc.bucket), uri)
-
-        if self.source_prefix is not None and local_path_of(self.source_prefix) is None:
-            loc, _ = storage.location_of(self.source_prefix)  # type: ignore[arg-type]
-            scheme = "abfs" if loc.kind == "azure" else loc.kind
-            buckets.setdefault((loc.kind, loc.bucket), f"{scheme}://{loc.bucket}/{loc.key}")
-        for uri in [*outputs.sources, *(dest for dest, _ in outputs.overrides.values() if dest)]:
-            if classify_uri(uri, "source_uri", require_key=False) != "https":
-                add(uri)
-        if self.destination_prefix:
-            add(self.destination_prefix)
-        if not buckets:
-            return
-        sources = hook.list_data_sources()
-        for uri in buckets.values():
-            storage.check_data_source(hook, uri, data_sources=sources)
 
     def execute_complete(
         self,
@@ -555,11 +511,13 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             return {**self._finish(hook, event, outputs), **counts}
         finished = finished_as(event, JobFinished)
         job_id = self._job_id(context, self._validate(at_parse_time=False))
-        if part is None or part_count is None:
-            # A runner that replaces the resume kwargs by the event (``dag.test()`` does):
-            # the part is named by the event, the count was pushed before deferring.
-            part = part_index(job_id, finished.job_id)
-            part_count = int(context["ti"].xcom_pull(task_ids=self.task_id, key="job_count"))
+        part, part_count = resume_point(
+            job_id,
+            finished,
+            part,
+            part_count,
+            lambda: context["ti"].xcom_pull(task_ids=self.task_id, key="job_count"),
+        )
         deadline = end_time if end_time is not None else time.time() + self.timeout
         return {**self._wait_parts(hook, job_id, part_count, part + 1, deadline, outputs), **counts}
 
@@ -592,29 +550,3 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
 
 #: Arguments of the operator that must not be smuggled in through ``options``.
 _EXPLICIT_OPTIONS = COMMON_OPTION_KEYS | {"job_id", "files"}
-
-
-def _empty_xcom(job_id: str) -> dict[str, Any]:
-    return {
-        "job_id": job_id,
-        "status": "empty",
-        "file_count": 0,
-        "files_completed": 0,
-        "files_errored": 0,
-        "manifest_uri": None,
-        "errors_sample": [],
-    }
-
-
-def read_once(files: Any) -> Any:
-    """``files`` as a list, reading a mapped upstream's XComs (a lazy sequence) exactly once.
-
-    Why by index: iterating Airflow's lazy XCom sequence probes one offset past its end and
-    logs that miss as an "XCom not found" error; its length is known, so ask for each item.
-    Validation, submission and lineage then all reuse the list.
-    """
-    if isinstance(files, (str, bytes, list, tuple)):
-        return files
-    if isinstance(files, Sequence):
-        return [files[index] for index in range(len(files))]
-    return list(files) if isinstance(files, Iterable) else files

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import ids, manifests, models, storage
 from airflow_provider_mathpix._compat import Asset, BaseOperator, ObjectStoragePath
+from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
+from airflow_provider_mathpix.common.validation import duration_seconds, is_template
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
@@ -47,8 +49,6 @@ from airflow_provider_mathpix.operators._download import (  # noqa: F401 - re-ex
     _listed_targets,
     _ManifestFeed,
 )
-from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
-from airflow_provider_mathpix.operators._validation import duration_seconds, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -23,25 +23,19 @@ from airflow_provider_mathpix._compat import (
     PokeReturnValue,
     conf,
 )
+from airflow_provider_mathpix.common.failures import finished_as, read_event
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_job
+from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
+from airflow_provider_mathpix.common.outputs import JobOutputs, file_xcom, output_exts
+from airflow_provider_mathpix.common.policy import validate_max_error_ratio
+from airflow_provider_mathpix.common.validation import duration_seconds, has_template
+from airflow_provider_mathpix.common.waiting import check_file, check_job, check_once, wait_or_defer
 from airflow_provider_mathpix.contract.events import FileFinished, TimedOut, WaitEvent
 from airflow_provider_mathpix.contract.status import ALWAYS_READY
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder
 from airflow_provider_mathpix.models import conversion_format_of, validate_conversion_formats
-from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
-from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
-from airflow_provider_mathpix.operators._results import (
-    JobFinish,
-    JobOutputs,
-    file_xcom,
-    finish_job,
-    finished_as,
-    output_exts,
-    read_event,
-)
-from airflow_provider_mathpix.operators._validation import duration_seconds, has_template
-from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once, wait_or_defer
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
 
 if TYPE_CHECKING:

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mathpix.common import job_report as _results
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+from airflow_provider_mathpix.common.outputs import JobOutputs
 from airflow_provider_mathpix.contract.events import JobCounters, JobFinished
 from airflow_provider_mathpix.contract.status import record_error_text
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import read_manifest
-from airflow_provider_mathpix.operators import _results
-from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
 
 N_ERRORED = 23
 

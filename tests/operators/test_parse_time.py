@@ -7,6 +7,7 @@ import json
 import pytest
 
 from airflow_provider_mathpix import ids
+from airflow_provider_mathpix.common.policy import decide, format_errors_sample, validate_max_error_ratio
 from airflow_provider_mathpix.contract.status import (
     EtaEstimator,
     JobProgress,
@@ -15,7 +16,6 @@ from airflow_provider_mathpix.contract.status import (
     progress_line,
 )
 from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.operators._policy import decide, format_errors_sample, validate_max_error_ratio
 from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 
@@ -197,7 +197,8 @@ def test_file_outcome_waits_for_formats_keyed_by_the_api_name():
 
 
 def test_xcom_of_a_job_stays_small_whatever_the_errors():
-    from airflow_provider_mathpix.operators._results import MAX_ERROR_TEXT, _short
+    from airflow_provider_mathpix.common.outputs import MAX_ERROR_TEXT
+    from airflow_provider_mathpix.common.outputs import short_text as _short
 
     sample = [{"custom_id": "c" * 256, "file_id": "f" * 36, "error": _short("e" * 10_000)} for _ in range(10)]
     xcom = {

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from airflow.serialization.serialized_objects import BaseSerialization
 
+from airflow_provider_mathpix.common.waiting import check_file, check_job, wait_in_process
 from airflow_provider_mathpix.contract.events import (
     ApiError,
     BatchFinished,
@@ -31,7 +32,6 @@ from airflow_provider_mathpix.contract.events import (
 )
 from airflow_provider_mathpix.contract.status import batch_event
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.operators._waiting import check_file, check_job, wait_in_process
 from airflow_provider_mathpix.triggers.events import MathpixJobCompletedTrigger
 from airflow_provider_mathpix.triggers.mathpix import (
     MathpixFileTrigger,

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
 
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+from airflow_provider_mathpix.common.outputs import JobOutputs
 from airflow_provider_mathpix.contract.events import JobFinished
 from airflow_provider_mathpix.exceptions import MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import read_manifest
 from airflow_provider_mathpix.operators._download import OutputDownloader, _job_targets
-from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from airflow_provider_mathpix.operators.outputs import MathpixDownloadOutputsOperator
 from tests.system.support import run_dag, task_states, xcom

@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+from airflow_provider_mathpix.common.outputs import JobOutputs
 from airflow_provider_mathpix.contract.events import JobCounters, JobFinished
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
 
 from .conftest import connect
 from .hostile import HostileServer, Request, answer_json

@@ -1,9 +1,8 @@
-"""Turning a finished wait into what a DAG author gets: XCom, a manifest, or a clear failure.
+"""Reporting a completed job: per-file results into a manifest, a small XCom, the policy.
 
-Shared by ``MathpixSubmitFileOperator``, ``MathpixSubmitJobOperator`` and the sensors,
-so the XCom contract of ``design.md`` is built in exactly one place:
+Shared by ``MathpixSubmitJobOperator`` and ``MathpixJobSensor``, so the job XCom of
+``design.md`` is built in exactly one place:
 
-- file: ``{"file_id", "status", "num_pages", "outputs": {ext: uri}, "error"}``
 - job:  ``{"job_id", "status", "file_count", "files_completed", "files_errored",
   "manifest_uri", "errors_sample": [...<=10]}`` -- under 10 KB whatever the job size,
   because per-file results are streamed into the manifest, never into XCom.
@@ -17,193 +16,26 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-from airflow_provider_mathpix.contract.errors import InvalidInput
-from airflow_provider_mathpix.contract.events import (
-    FINISHED,
-    ApiError,
-    BatchFinished,
-    FileFailed,
-    FileFinished,
-    JobCompleted,
-    JobFinished,
-    SetupError,
-    TimedOut,
-    WaitEvent,
-    from_payload,
-)
-from airflow_provider_mathpix.contract.status import record_error_text
-from airflow_provider_mathpix.exceptions import (
-    MathpixAPIError,
-    MathpixFileFailed,
-    MathpixSetupError,
-    MathpixWaitTimeout,
-)
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.manifests import manifest_uri as uri_of
-from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
-from airflow_provider_mathpix.models import download_ext
-from airflow_provider_mathpix.operators._listing import (
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.listing import (
     LISTING_RECHECK,
     LISTING_TIMEOUT,
     ListingShort,
     counted,
     gave_up,
 )
-from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, enforce_policy
-from airflow_provider_mathpix.storage import destination_for
+from airflow_provider_mathpix.common.outputs import JobOutputs, short_text
+from airflow_provider_mathpix.common.policy import ERRORS_SAMPLE_SIZE, enforce_policy
+from airflow_provider_mathpix.contract.events import JobFinished, WaitEvent
+from airflow_provider_mathpix.contract.status import record_error_text
+from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import manifest_uri as uri_of
+from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
 
-#: Longest error text kept per sample entry: 10 entries must fit well inside 10 KB.
-MAX_ERROR_TEXT = 300
-#: Outputs Mathpix always produces, whatever ``conversion_formats`` asked for.
-ALWAYS_FORMATS = ("mmd",)
-
-
-def output_exts(conversion_formats: Mapping[str, bool] | Sequence[str] | None) -> list[str]:
-    """``mmd`` plus every requested (true) conversion format, in a stable order."""
-    if isinstance(conversion_formats, Mapping):
-        requested = [fmt for fmt, on in conversion_formats.items() if on]
-    else:
-        requested = list(conversion_formats or ())
-    return list(dict.fromkeys([*ALWAYS_FORMATS, *(download_ext(fmt) for fmt in requested)]))
-
-
-def output_uris(
-    file_id: str,
-    exts: Sequence[str],
-    *,
-    api_base: str,
-    destination_uri: str | None = None,
-    destination_basename: str | None = None,
-) -> dict[str, str]:
-    """Where each output lives: ``<destination_uri>/<basename>.<ext>`` or the API download URL."""
-    if destination_uri:
-        base = destination_uri.rstrip("/")
-        name = destination_basename or file_id
-        return {ext: f"{base}/{name}.{ext}" for ext in exts}
-    return {ext: f"{api_base}/files/v1/{file_id}.{ext}" for ext in exts}
-
-
-def _short(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_ERROR_TEXT:
-        return text
-    return text[: MAX_ERROR_TEXT - 1] + "…"
-
-
-# --------------------------------------------------------------------------- single file
-
-
-def file_xcom(
-    file_id: str,
-    record: Mapping[str, Any] | None,
-    *,
-    exts: Sequence[str],
-    api_base: str,
-    destination_uri: str | None,
-    destination_basename: str | None,
-    status: str | None = None,
-) -> dict[str, Any]:
-    """The single-file XCom of ``design.md``."""
-    record = record or {}
-    error = record_error_text(record) if record.get("status") == "error" else None
-    return {
-        "file_id": file_id,
-        "status": status or record.get("status") or "submitted",
-        "num_pages": record.get("num_pages"),
-        "outputs": output_uris(
-            file_id,
-            exts,
-            api_base=api_base,
-            destination_uri=destination_uri,
-            destination_basename=destination_basename,
-        ),
-        "error": _short(error),
-    }
-
-
-Finished = JobFinished | FileFinished | BatchFinished | JobCompleted
-
-
-def read_event(event: WaitEvent | Mapping[str, Any]) -> WaitEvent:
-    """The typed event of a wait: as produced in-process, or read back from a trigger's payload."""
-    if isinstance(event, Mapping):
-        try:
-            return from_payload(event)
-        except InvalidInput:
-            raise MathpixAPIError(
-                "unexpected_event", None, f"unexpected trigger event {dict(event)!r}"
-            ) from None
-    return event
-
-
-def raise_for_wait_failure(event: WaitEvent | Mapping[str, Any]) -> Finished:
-    """The finished wait's event; a failure or timeout raises the exception of its kind."""
-    typed = read_event(event)
-    if isinstance(typed, FINISHED):
-        return typed
-    if isinstance(typed, TimedOut):
-        raise MathpixWaitTimeout(
-            f"Timed out waiting for Mathpix {typed.on.describe()}: {typed.message}",
-            job_id=typed.on.job_id,
-            file_id=typed.on.file_id,
-        )
-    if isinstance(typed, SetupError):
-        raise MathpixSetupError(typed.code or "error", typed.message)
-    # Only Mathpix's own verdict on the file is a failed file; an exception on our side is not.
-    if isinstance(typed, FileFailed):
-        raise MathpixFileFailed(typed.file_id, typed.code or "error", typed.message)
-    if isinstance(typed, ApiError):
-        raise MathpixAPIError(typed.code or "error", typed.http_status, typed.message)
-    raise MathpixAPIError(typed.code or "error", None, typed.message)
-
-
-F = TypeVar("F", JobFinished, FileFinished, BatchFinished)
-
-
-def finished_as(event: WaitEvent | Mapping[str, Any], kind: type[F]) -> F:
-    """The finished event of a wait on one kind of thing; a failure raises (see above)."""
-    finished = raise_for_wait_failure(event)
-    if not isinstance(finished, kind):
-        raise MathpixAPIError(
-            "unexpected_event", None, f"expected a {kind.kind} event, got a {finished.kind} event"
-        )
-    return finished
-
-
-# --------------------------------------------------------------------------- jobs
-
-
-@dataclass
-class JobOutputs:
-    """How to name a job member's outputs without remembering every item.
-
-    ``destination_prefix`` gives ``<prefix>/<custom_id>/<custom_id>.<ext>``; ``overrides``
-    holds the few items that set their own ``destination_uri``/``destination_basename``
-    (only possible for an explicit ``files`` list, which is in memory anyway).
-    """
-
-    exts: list[str]
-    api_base: str
-    destination_prefix: str | None = None
-    overrides: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    #: Source URIs of an explicit ``files`` list (for the data-source check); empty otherwise.
-    sources: list[str] = field(default_factory=list)
-
-    def for_file(self, file_id: str, custom_id: str | None) -> dict[str, str]:
-        dest: str | None = None
-        basename: str | None = None
-        if custom_id is not None and custom_id in self.overrides:
-            dest, basename = self.overrides[custom_id]
-        elif self.destination_prefix and custom_id:
-            dest, basename = destination_for(self.destination_prefix, custom_id), custom_id
-        return output_uris(
-            file_id, self.exts, api_base=self.api_base, destination_uri=dest, destination_basename=basename
-        )
-
-
-#: Errored files' records fetched at once for their reasons (one GET each: the listing has none).
 ERROR_FETCH_CONCURRENCY = 16
 #: Errored files taken from the listing before their reasons are fetched together.
 ERROR_FETCH_BLOCK = 1000
@@ -296,7 +128,7 @@ def iter_job_records(
         }
         if len(errors_sample) < ERRORS_SAMPLE_SIZE:
             errors_sample.append(
-                {"custom_id": record["custom_id"], "file_id": record["file_id"], "error": _short(error)}
+                {"custom_id": record["custom_id"], "file_id": record["file_id"], "error": short_text(error)}
             )
         yield record
 
@@ -308,7 +140,7 @@ def sample_errors(hook: MathpixHook, job_ids: Sequence[str]) -> list[dict[str, A
     for item in itertools.islice(itertools.chain.from_iterable(listings), ERRORS_SAMPLE_SIZE):
         error = _file_error(hook, item["file_id"])
         sample.append(
-            {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": _short(error)}
+            {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": short_text(error)}
         )
     return sample
 
@@ -445,3 +277,16 @@ def finish_jobs(
         log=log,
         note=more,
     )
+
+
+def empty_job_xcom(job_id: str) -> dict[str, Any]:
+    """The job XCom when nothing was submitted (nothing matched, or nothing new to convert)."""
+    return {
+        "job_id": job_id,
+        "status": "empty",
+        "file_count": 0,
+        "files_completed": 0,
+        "files_errored": 0,
+        "manifest_uri": None,
+        "errors_sample": [],
+    }
