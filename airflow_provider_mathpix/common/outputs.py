@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_mathpix.contract.items import destination_of
 from airflow_provider_mathpix.contract.status import record_error_text
 from airflow_provider_mathpix.models import download_ext
-from airflow_provider_mathpix.storage import destination_for
 
 MAX_ERROR_TEXT = 300
 #: Outputs Mathpix always produces, whatever ``conversion_formats`` asked for.
@@ -103,7 +103,7 @@ class JobOutputs:
         if custom_id is not None and custom_id in self.overrides:
             dest, basename = self.overrides[custom_id]
         elif self.destination_prefix and custom_id:
-            dest, basename = destination_for(self.destination_prefix, custom_id), custom_id
+            dest, basename = destination_of(self.destination_prefix, custom_id)
         return output_uris(
             file_id, self.exts, api_base=self.api_base, destination_uri=dest, destination_basename=basename
         )

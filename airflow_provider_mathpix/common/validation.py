@@ -8,11 +8,13 @@ are Jinja templates cannot be judged until rendered; those are checked in
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_mathpix._compat import ResolveMixin
+from airflow_provider_mathpix.contract.errors import InvalidInput
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 
 
@@ -122,3 +124,17 @@ def read_once(files: Any) -> Any:
     if isinstance(files, Sequence):
         return [files[index] for index in range(len(files))]
     return list(files) if isinstance(files, Iterable) else files
+
+
+@contextlib.contextmanager
+def contract_errors() -> Iterator[None]:
+    """The contract's :class:`InvalidInput` as the provider's :class:`MathpixValidationError`.
+
+    DAG authors catch one class, whichever layer found the bad input.
+    """
+    try:
+        yield
+    except MathpixValidationError:
+        raise
+    except InvalidInput as exc:
+        raise MathpixValidationError(str(exc)) from None

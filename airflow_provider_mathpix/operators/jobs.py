@@ -31,6 +31,7 @@ from airflow_provider_mathpix.common.policy import validate_max_error_ratio
 from airflow_provider_mathpix.common.split_jobs import resume_point, submit_parts, wait_parts
 from airflow_provider_mathpix.common.validation import (
     FastTemplatingMixin,
+    contract_errors,
     duration_seconds,
     has_template,
     is_template,
@@ -44,6 +45,14 @@ from airflow_provider_mathpix.common.waiting import (
     wait_or_defer,
 )
 from airflow_provider_mathpix.contract.events import JobFinished, WaitEvent
+from airflow_provider_mathpix.contract.items import (
+    BuiltItems,
+    build_item_list,
+    build_items,
+    destination_overrides,
+    entry_overrides,
+    with_destination,
+)
 from airflow_provider_mathpix.exceptions import (
     MathpixJobFilesErrored,
     MathpixValidationError,
@@ -55,7 +64,6 @@ from airflow_provider_mathpix.lineage import job_lineage
 from airflow_provider_mathpix.local_source import UPLOAD_CONCURRENCY, local_folder, local_path_of, upload_job
 from airflow_provider_mathpix.models import (
     COMMON_OPTION_KEYS,
-    JobItemChecker,
     classify_uri,
     validate_id,
     validate_max_items_per_request,
@@ -284,37 +292,19 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
     def _job_options(self) -> dict[str, Any]:
         return merge_named_options(self.options, self, COMMON_OPTION_KEYS, _EXPLICIT_OPTIONS)
 
-    def _with_destination(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.destination_prefix and "destination_uri" not in item:
-            item["destination_uri"] = storage.destination_for(self.destination_prefix, item["custom_id"])
-            item.setdefault("destination_basename", item["custom_id"])
-        return item
-
-    def _build_file_items(self, *, with_destinations: bool = True) -> list[dict[str, Any]]:
-        """The explicit ``files`` list as validated job items (in memory: it already is)."""
+    def _build_file_items(self, *, with_destinations: bool = True) -> BuiltItems:
+        """The explicit ``files`` list as checked job items (in memory: it already is)."""
         entries = list(self.files)  # type: ignore[arg-type]
         if not entries and not self.allow_empty:
             raise MathpixValidationError(
                 "files is empty: give at least one source URI or item (or allow_empty=True)"
             )
-        checker = JobItemChecker(needs_destination=self.image_output_mode == "local")
-        items = []
-        for index, entry in enumerate(entries):
-            if isinstance(entry, str):
-                item: dict[str, Any] = {"source_uri": entry}
-            elif isinstance(entry, Mapping):
-                item = dict(entry)
-            else:
-                raise MathpixValidationError(
-                    f"files[{index}] must be a source URI string or an item dict, got {type(entry).__name__}"
-                )
-            source = item.get("source_uri")
-            if not isinstance(source, str) or not source:
-                raise MathpixValidationError(f"files[{index}].source_uri is required")
-            classify_uri(source, f"files[{index}].source_uri")
-            item.setdefault("custom_id", ids.custom_id_from_uri(source))
-            items.append(checker.check(self._with_destination(item) if with_destinations else item, index))
-        return items
+        with contract_errors():
+            return build_item_list(
+                entries,
+                destination_prefix=self.destination_prefix if with_destinations else None,
+                needs_destination=self.image_output_mode == "local",
+            )
 
     # ------------------------------------------------------------------ execution
 
@@ -367,8 +357,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         """Submit ``items`` into ``job_id``: by URI in chunks, or uploaded from a local folder."""
         if local_path_of(self.source_prefix) is not None:
             return upload_job(hook, items, job_id=job_id, concurrency=self.upload_concurrency, **job_options)
+        # Built by contract.items (see _items): the hook sends them without checking them again.
         return hook.submit_job(
-            items, job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
+            BuiltItems(items), job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
         )
 
     def _job_id(self, context: Context, job_options: Mapping[str, Any]) -> str:
@@ -455,30 +446,31 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         return {**xcom, **parts_xcom(part_job_ids(job_id, part_count))}
 
     def _items(self, outputs: JobOutputs) -> Iterator[dict[str, Any]]:
+        """The job's items, built once: the ``files`` list whole, a walk as it streams."""
         if self.files is not None:
             items = self._build_file_items()
             outputs.sources = [item["source_uri"] for item in items]
-            for item in items:
-                dest, base = item.get("destination_uri"), item.get("destination_basename")
-                if dest and not (
-                    self.destination_prefix
-                    and dest == storage.destination_for(self.destination_prefix, item["custom_id"])
-                    and base == item["custom_id"]
-                ):
-                    outputs.overrides[item["custom_id"]] = (dest, base)
+            outputs.overrides = destination_overrides(items, self.destination_prefix)
             return iter(items)
-        if uses_incremental_walk(self) or local_path_of(self.source_prefix) is not None:
-            # A local folder always takes the walk with content identities: its uploads need
-            # custom_ids that change with the content for a retry to re-attach safely.
-            return (self._with_destination(item) for item in incremental_items(self, self._walk_stats))
-        walked = storage.iter_source_items(
-            self.source_prefix,  # type: ignore[arg-type]
-            conn_id=self.source_conn_id,
-            pattern=self.pattern,
-            suffixes=self.suffixes,
-            on_empty="succeed" if self.allow_empty else "fail",
+        if local_path_of(self.source_prefix) is not None:
+            # Uploaded, not fetched by Mathpix: the walk's local paths are no source URIs.
+            walk = incremental_items(self, self._walk_stats)
+            return (with_destination(item, self.destination_prefix) for item in walk)
+        if uses_incremental_walk(self):
+            walked: Iterable[Mapping[str, Any]] = incremental_items(self, self._walk_stats)
+        else:
+            walked = storage.iter_source_items(
+                self.source_prefix,  # type: ignore[arg-type]
+                conn_id=self.source_conn_id,
+                pattern=self.pattern,
+                suffixes=self.suffixes,
+                on_empty="succeed" if self.allow_empty else "fail",
+            )
+        return build_items(
+            walked,
+            destination_prefix=self.destination_prefix,
+            needs_destination=self.image_output_mode == "local",
         )
-        return (self._with_destination(dict(item)) for item in walked)
 
     def execute_complete(
         self,
@@ -501,11 +493,8 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         )
         if self.files is not None:
             self.files = read_once(self.files)  # rendered afresh on resume
-        if self.files is not None and any(
-            isinstance(f, Mapping) and ("destination_uri" in f or "destination_basename" in f)
-            for f in self.files
-        ):
-            self._items(outputs)  # recompute the per-item destination overrides
+            # Checked before the deferral: only the items with their own destinations are read.
+            outputs.overrides = entry_overrides(self.files, self.destination_prefix)
         counts = pulled_skip_counts(self, context)
         if self.max_files_per_job is None:
             return {**self._finish(hook, event, outputs), **counts}
