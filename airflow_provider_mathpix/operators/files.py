@@ -3,8 +3,7 @@
 The operator is thin (``design.md``): validate early, submit through the hook with an
 Idempotency-Key derived from the task instance, push the ``file_id`` to XCom at once,
 then wait in-process, defer to ``MathpixFileTrigger`` or return. Download and delete
-operators live in ``operators/outputs.py`` and are re-exported here under the names
-``design.md`` lists for this module.
+operators live in ``operators/outputs.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
 SourcePath = str | os.PathLike[str] | ObjectStoragePath
 
-__all__ = [  # plus MathpixDownloadOutputsOperator / MathpixDeleteFilesOperator (see __getattr__)
+__all__ = [
     "MathpixFileFailed",
     "MathpixSubmitFileOperator",
     "MathpixWaitTimeout",
@@ -285,16 +284,3 @@ def _as_storage_path(source_path: SourcePath, conn_id: str | None) -> ObjectStor
             raise MathpixValidationError(f"source_path {text!r} is not a readable file")
         text = f"file://{text}"
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
-
-
-#: ``design.md`` lists the download and delete operators in this module; they live in
-#: ``operators/outputs.py`` and are served from here too, imported only when asked for.
-_REEXPORTED = ("MathpixDownloadOutputsOperator", "MathpixDeleteFilesOperator")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _REEXPORTED:
-        from airflow_provider_mathpix.operators import outputs
-
-        return getattr(outputs, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,12 +39,10 @@ from airflow_provider_mathpix.common.validation import duration_seconds, is_temp
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
-from airflow_provider_mathpix.operators._download import (  # noqa: F401 - re-exported for callers
+from airflow_provider_mathpix.operators._download import (
     ERRORS_SAMPLE,
     LOCAL_PROTOCOLS,
-    DownloadTotals,
     OutputDownloader,
-    Target,
     _job_targets,
     _listed_targets,
     _ManifestFeed,

@@ -214,15 +214,6 @@ def test_xcom_of_a_job_stays_small_whatever_the_errors():
     assert len(json.dumps(xcom).encode()) < 10_000
 
 
-def test_design_names_are_importable_from_files_module():
-    from airflow_provider_mathpix.operators import files, outputs
-
-    assert files.MathpixDownloadOutputsOperator is outputs.MathpixDownloadOutputsOperator
-    assert files.MathpixDeleteFilesOperator is outputs.MathpixDeleteFilesOperator
-    with pytest.raises(AttributeError):
-        files.NoSuchOperator  # noqa: B018
-
-
 def test_wait_exceptions_survive_pickling_with_their_codes():
     """Airflow ships exceptions between processes; the codes must travel with them."""
     import pickle
