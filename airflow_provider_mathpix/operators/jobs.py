@@ -25,6 +25,7 @@ from airflow_provider_mathpix.common.data_source_check import check_data_sources
 from airflow_provider_mathpix.common.failures import finished_as
 from airflow_provider_mathpix.common.job_parts import listed_job_ids, part_job_id, part_job_ids, parts_xcom
 from airflow_provider_mathpix.common.job_report import JobFinish, empty_job_xcom, finish_job
+from airflow_provider_mathpix.common.job_sources import check_job_sources, positive_int
 from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.common.outputs import JobOutputs, output_exts
 from airflow_provider_mathpix.common.policy import validate_max_error_ratio
@@ -61,10 +62,9 @@ from airflow_provider_mathpix.exceptions import (
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import WalkStats
 from airflow_provider_mathpix.lineage import job_lineage
-from airflow_provider_mathpix.local_source import UPLOAD_CONCURRENCY, local_folder, local_path_of, upload_job
+from airflow_provider_mathpix.local_source import UPLOAD_CONCURRENCY, local_path_of, upload_job
 from airflow_provider_mathpix.models import (
     COMMON_OPTION_KEYS,
-    classify_uri,
     validate_id,
     validate_max_items_per_request,
     validate_options,
@@ -222,15 +222,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.callback_events = list(callback_events) if callback_events else None
         self.job_id = job_id
         self.max_items_per_request = max_items_per_request
-        if (
-            isinstance(upload_concurrency, bool)
-            or not isinstance(upload_concurrency, int)
-            or upload_concurrency < 1
-        ):
-            raise MathpixValidationError(
-                f"upload_concurrency must be a positive integer, got {upload_concurrency!r}"
-            )
-        self.upload_concurrency = upload_concurrency
+        self.upload_concurrency = positive_int(upload_concurrency, "upload_concurrency")
         self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
         self.fail_on_file_errors = fail_on_file_errors
         self.manifest_path = manifest_path
@@ -242,45 +234,25 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.poll_interval, self.timeout = validate_wait_settings(poll_interval, timeout)
         if not is_template(max_items_per_request, True):
             validate_max_items_per_request(max_items_per_request)  # at parse time, not at execute
-        if max_files_per_job is not None and (
-            isinstance(max_files_per_job, bool)
-            or not isinstance(max_files_per_job, int)
-            or max_files_per_job < 1
-        ):
-            raise MathpixValidationError(
-                f"max_files_per_job must be a positive integer, got {max_files_per_job!r}"
-            )
+        if max_files_per_job is not None:
+            positive_int(max_files_per_job, "max_files_per_job")
         self._validate(at_parse_time=True)
 
     # ------------------------------------------------------------------ validation
 
     def _validate(self, *, at_parse_time: bool) -> dict[str, Any]:
         """Check arguments before any request; return the job-wide options."""
-        has_files = self.files is not None
-        has_prefix = self.source_prefix is not None and self.source_prefix != ""
-        if has_files == has_prefix:
-            raise MathpixValidationError(
-                f"{self.task_id}: give exactly one of files or source_prefix "
-                f"(got {'both' if has_files else 'neither'})"
-            )
-        if self.destination_prefix is not None and not is_template(self.destination_prefix, at_parse_time):
-            classify_uri(self.destination_prefix, "destination_prefix", require_key=False)
-        if has_files and not is_template(self.files, at_parse_time):
-            if isinstance(self.files, (str, bytes)) or not isinstance(self.files, Iterable):
-                raise MathpixValidationError(
-                    f"files must be a list of source URIs or item dicts, got {type(self.files).__name__}"
-                )
-            if at_parse_time and not has_template(self.files):
-                # A templated destination_prefix is only known after rendering: check the
-                # items now without the destinations it would give them.
-                self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
-        if has_prefix and not is_template(self.source_prefix, at_parse_time):
-            if local_path_of(self.source_prefix) is not None:
-                # The folder is on the worker's disk, which the DAG processor may not see.
-                if not at_parse_time:
-                    local_folder(self.source_prefix)  # type: ignore[arg-type]
-            else:
-                storage.location_of(self.source_prefix)  # type: ignore[arg-type]
+        check_job_sources(
+            task_id=self.task_id,
+            files=self.files,
+            source_prefix=self.source_prefix,
+            destination_prefix=self.destination_prefix,
+            at_parse_time=at_parse_time,
+        )
+        if at_parse_time and self.files is not None and not has_template(self.files):
+            # A templated destination_prefix is only known after rendering: check the
+            # items now without the destinations it would give them.
+            self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
             validate_id(self.job_id, "job_id")
         validate_incremental(self, at_parse_time=at_parse_time)
