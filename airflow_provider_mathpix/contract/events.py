@@ -237,11 +237,11 @@ class ApiError:
 
 
 @dataclass(frozen=True)
-class RequestError:
-    """A poll failed on our side without an answer from Mathpix (``stage: request``)."""
+class _NoAnswer:
+    """A wait that failed on our side, before or without an answer from Mathpix; ``stage`` says where."""
 
-    kind: ClassVar[str] = "request_error"
-    stage: ClassVar[str] = "request"
+    kind: ClassVar[str]
+    stage: ClassVar[str]
     on: WaitOn
     code: str
     message: str
@@ -258,34 +258,24 @@ class RequestError:
         }
 
     @classmethod
-    def from_fields(cls, payload: Mapping[str, Any]) -> RequestError:
+    def from_fields(cls, payload: Mapping[str, Any]) -> Any:
         return cls(WaitOn.of(payload), _text(payload, "code"), _text(payload, "message"))
 
 
 @dataclass(frozen=True)
-class SetupError:
+class RequestError(_NoAnswer):
+    """A poll failed on our side without an answer from Mathpix (``stage: request``)."""
+
+    kind: ClassVar[str] = "request_error"
+    stage: ClassVar[str] = "request"
+
+
+@dataclass(frozen=True)
+class SetupError(_NoAnswer):
     """The wait never reached Mathpix (no connection, a client that could not be built)."""
 
     kind: ClassVar[str] = "setup_error"
     stage: ClassVar[str] = "setup"
-    on: WaitOn
-    code: str
-    message: str
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "status": "error",
-            **self.on.ids(),
-            "code": self.code,
-            "http_status": None,
-            "message": self.message,
-            "stage": self.stage,
-        }
-
-    @classmethod
-    def from_fields(cls, payload: Mapping[str, Any]) -> SetupError:
-        return cls(WaitOn.of(payload), _text(payload, "code"), _text(payload, "message"))
 
 
 @dataclass(frozen=True)
