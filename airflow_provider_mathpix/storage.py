@@ -35,6 +35,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from airflow_provider_mathpix.contract.ids import custom_id_from_key
+from airflow_provider_mathpix.contract.items import destination_for
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
 
 if TYPE_CHECKING:
@@ -201,11 +202,6 @@ def key_selected(relative_key: str, pattern: str | None, suffixes: Sequence[str]
     if suffixes and not relative_key.lower().endswith(tuple(s.lower() for s in suffixes)):
         return False
     return pattern is None or glob_match(relative_key, pattern)
-
-
-def destination_for(destination_prefix: str, custom_id: str) -> str:
-    """``<destination_prefix>/<custom_id>/``: one folder per document (the SCS layout)."""
-    return f"{destination_prefix.rstrip('/')}/{custom_id}/"
 
 
 def basename_for(relative_key: str) -> str:

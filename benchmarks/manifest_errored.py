@@ -57,9 +57,11 @@ def main() -> int:
         os.environ["AIRFLOW_CONN_MATHPIX_DEFAULT"] = json.dumps(
             {"conn_type": "mathpix", "host": url, "password": APP_KEY}
         )
+        from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+        from airflow_provider_mathpix.common.outputs import JobOutputs
+        from airflow_provider_mathpix.contract.events import JobCounters, JobFinished
         from airflow_provider_mathpix.hooks.mathpix import MathpixHook
         from airflow_provider_mathpix.manifests import read_manifest
-        from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
 
         hook = MathpixHook()
         for n in sizes:
@@ -71,7 +73,7 @@ def main() -> int:
             errored = sum(1 for _ in hook.iter_job_files(job_id, status="error"))
             if errored != n:
                 raise SystemExit(f"expected {n} errored files, the job has {errored}")
-            event = {"job_id": job_id, "file_count": n, "files_errored": n, "files_completed": 0}
+            event = JobFinished(job_id, "completed", JobCounters(file_count=n, files_errored=n))
             outputs = JobOutputs(exts=["md"], api_base=url)
             first_file = next(hook.iter_job_files(job_id, status="error"))["file_id"]
             limit = request_rate(url, f"/files/v1/{first_file}", {"app_key": APP_KEY}, 16, args.limit_seconds)
@@ -85,7 +87,7 @@ def main() -> int:
                 run: int,
                 job_id: str = job_id,
                 n: int = n,
-                event: dict[str, Any] = event,
+                event: Any = event,
                 outputs: Any = outputs,
             ) -> float:
                 path = Path(tmp) / f"{job_id}-{run}.jsonl"

@@ -86,7 +86,7 @@ def serve_pdf() -> tuple[str, http.server.ThreadingHTTPServer]:
 
 def ours(hook: Any, job_id: str, destination: str, concurrency: int) -> float:
     """The operator's path: confirm the job is complete, then the download engine."""
-    from airflow_provider_mathpix.operators.outputs import OutputDownloader, _job_targets
+    from airflow_provider_mathpix.operators._download import OutputDownloader, _job_targets
     from airflow_provider_mathpix.storage import to_object_storage_path
 
     began = time.perf_counter()

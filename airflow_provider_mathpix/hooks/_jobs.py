@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_mathpix.contract.ids import custom_id_from_uri, new_job_id, validate_id
+from airflow_provider_mathpix.contract.items import BuiltItems
 from airflow_provider_mathpix.contract.job_limits import JobItemChecker, validate_max_items_per_request
 from airflow_provider_mathpix.contract.request import ApiRequest
 from airflow_provider_mathpix.contract.requests_jobs import job_options, submit_job_request
@@ -26,6 +27,8 @@ class JobPlan:
     ``source_uri``: a call re-sent after a lost answer returns the same files. A list or tuple is
     validated whole before the first request, so its bad input never half-submits a
     job; a lazy iterable is validated chunk by chunk as it streams (never materialised).
+    :class:`~airflow_provider_mathpix.contract.items.BuiltItems` were checked when they
+    were built: they are sent as they are.
     """
 
     def __init__(
@@ -45,9 +48,12 @@ class JobPlan:
         self.chunk_size = validate_max_items_per_request(max_items_per_request)
         self.options = job_options(options, loopback_callbacks=loopback_callbacks)
         self._needs_destination = self.options.get("image_output_mode") == "local"
+        self._built = isinstance(items, BuiltItems)
         self._prevalidated = isinstance(items, Sequence)
         prepared: list[Any] | Iterator[Any]
-        if self._prevalidated:
+        if self._built:
+            prepared = iter(items)
+        elif self._prevalidated:
             prepared = [_with_custom_id(i) for i in items]
             if not prepared:
                 raise MathpixValidationError("items must contain at least one item")
@@ -67,7 +73,9 @@ class JobPlan:
         # Each item is checked (or trimmed) as it is taken from the stream: a chunk exists
         # once, as the request's list, never also as a list of the raw items.
         while files := [
-            {k: v for k, v in item.items() if v is not None}
+            cast("dict[str, Any]", item)
+            if self._built  # checked, and unset fields dropped, by the builder
+            else {k: v for k, v in item.items() if v is not None}
             if self._prevalidated  # checked whole in __init__: only drop unset (None) fields
             else checker.check(item, self.file_count + offset)
             for offset, item in enumerate(itertools.islice(items, self.chunk_size))

@@ -21,15 +21,15 @@ from typing import Any
 
 from airflow_provider_mathpix import manifests
 from airflow_provider_mathpix._compat import ObjectStoragePath
-from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.operators._listing import (
+from airflow_provider_mathpix.common.listing import (
     LISTING_RECHECK,
     LISTING_TIMEOUT,
     ListingShort,
     acounted,
     gave_up,
 )
+from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.storage import LOCAL_PROTOCOLS, write_whole
 
 #: Bytes of one output kept in memory before its spool file moves to disk.

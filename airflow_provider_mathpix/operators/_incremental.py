@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mathpix.common.validation import is_template
 from airflow_provider_mathpix.exceptions import MathpixValidationError
 from airflow_provider_mathpix.incremental import WalkStats, iter_incremental_items, to_utc
 from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder, read_converted
 from airflow_provider_mathpix.local_source import iter_local_items, local_path_of
-from airflow_provider_mathpix.operators._validation import is_template
 
 if TYPE_CHECKING:
     from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator

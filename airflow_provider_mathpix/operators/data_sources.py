@@ -22,10 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import storage
 from airflow_provider_mathpix._compat import BaseOperator
+from airflow_provider_mathpix.common.validation import is_template
 from airflow_provider_mathpix.contract.requests_data_sources import DATA_SOURCE_PROVIDERS
-from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
+from airflow_provider_mathpix.exceptions import (
+    MathpixAPIError,
+    MathpixError,
+    MathpixValidationError,
+    validation_errors,
+)
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.operators._validation import is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,6 +87,7 @@ class MathpixCreateDataSourceOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("bucket", "name", "region", "mathpix_conn_id")
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -109,6 +115,7 @@ class MathpixCreateDataSourceOperator(BaseOperator):
         self.secret = secret
         self.mathpix_conn_id = mathpix_conn_id
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         result = self._create_or_find()
         context["ti"].xcom_push(key="data_source_id", value=result.get("data_source_id"))
@@ -156,6 +163,7 @@ class _DataSourceTargetOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("data_source_id", "bucket", "mathpix_conn_id")
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -189,6 +197,7 @@ class MathpixTestDataSourceOperator(_DataSourceTargetOperator):
     XCom: the probe result ``{"result", "checks": {"read", "write"}, "message", "data_source_id"}``.
     """
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         ds_id = self._target(hook)
@@ -211,10 +220,12 @@ class MathpixDeleteDataSourceOperator(_DataSourceTargetOperator):
     a rerun of a teardown DAG does not fail. XCom: ``{"data_source_id", "status"}``.
     """
 
+    @validation_errors()
     def __init__(self, *, missing_ok: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.missing_ok = missing_ok
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         ds_id = self._target(hook)

@@ -3,8 +3,7 @@
 The operator is thin (``design.md``): validate early, submit through the hook with an
 Idempotency-Key derived from the task instance, push the ``file_id`` to XCom at once,
 then wait in-process, defer to ``MathpixFileTrigger`` or return. Download and delete
-operators live in ``operators/outputs.py`` and are re-exported here under the names
-``design.md`` lists for this module.
+operators live in ``operators/outputs.py``.
 """
 
 from __future__ import annotations
@@ -15,24 +14,27 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix._compat import BaseOperator, ObjectStoragePath, conf
-from airflow_provider_mathpix.contract.ids import custom_id_from_uri, validate_id
-from airflow_provider_mathpix.contract.options import COMMON_OPTION_KEYS, validate_options
-from airflow_provider_mathpix.contract.task_ids import idempotency_key_for, ids_from_context
-from airflow_provider_mathpix.contract.uris import classify_uri
-from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixValidationError, MathpixWaitTimeout
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.lineage import operator_lineage
-from airflow_provider_mathpix.operators._results import (
-    file_xcom,
-    output_exts,
-    raise_for_wait_failure,
-)
-from airflow_provider_mathpix.operators._validation import (
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.outputs import file_xcom, output_exts
+from airflow_provider_mathpix.common.validation import (
     is_template,
     merge_named_options,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import ReportsWorkOnKill, check_file, wait_or_defer
+from airflow_provider_mathpix.common.waiting import ReportsWorkOnKill, check_file, wait_or_defer
+from airflow_provider_mathpix.contract.events import FileFinished, WaitEvent
+from airflow_provider_mathpix.contract.ids import custom_id_from_uri, validate_id
+from airflow_provider_mathpix.contract.options import COMMON_OPTION_KEYS, validate_options
+from airflow_provider_mathpix.contract.task_ids import idempotency_key_for, ids_from_context
+from airflow_provider_mathpix.contract.uris import classify_uri
+from airflow_provider_mathpix.exceptions import (
+    MathpixFileFailed,
+    MathpixValidationError,
+    MathpixWaitTimeout,
+    validation_errors,
+)
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.lineage import operator_lineage
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger
 
 if TYPE_CHECKING:
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 SourcePath = str | os.PathLike[str] | ObjectStoragePath
 
-__all__ = [  # plus MathpixDownloadOutputsOperator / MathpixDeleteFilesOperator (see __getattr__)
+__all__ = [
     "MathpixFileFailed",
     "MathpixSubmitFileOperator",
     "MathpixWaitTimeout",
@@ -92,6 +94,7 @@ class MathpixSubmitFileOperator(ReportsWorkOnKill, BaseOperator):
     ui_color = "#d6e9f8"
     ui_fgcolor = "#1b3a57"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -185,6 +188,7 @@ class MathpixSubmitFileOperator(ReportsWorkOnKill, BaseOperator):
             outputs=[self.destination_uri] if self.destination_uri else [],
         )
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         options = self._validate(at_parse_time=False)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
@@ -230,13 +234,14 @@ class MathpixSubmitFileOperator(ReportsWorkOnKill, BaseOperator):
         exts = [e for e in output_exts(self.conversion_formats) if e != "mmd"]
         return exts or None
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    @validation_errors()
+    def execute_complete(self, context: Context, event: dict[str, Any] | WaitEvent) -> dict[str, Any]:
         """Resume after the trigger (or the in-process wait): success, or a clear failure."""
-        raise_for_wait_failure(event)
+        finished = finished_as(event, FileFinished)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
-        record = hook.get_file(event["file_id"])
-        self.log.info("Mathpix file %s is ready (%s pages)", event["file_id"], record.get("num_pages"))
-        return self._xcom(hook, event["file_id"], record)
+        record = hook.get_file(finished.file_id)
+        self.log.info("Mathpix file %s is ready (%s pages)", finished.file_id, record.get("num_pages"))
+        return self._xcom(hook, finished.file_id, record)
 
     def _xcom(
         self, hook: MathpixHook, file_id: str, record: Mapping[str, Any] | None, status: str | None = None
@@ -289,16 +294,3 @@ def _as_storage_path(source_path: SourcePath, conn_id: str | None) -> ObjectStor
             raise MathpixValidationError(f"source_path {text!r} is not a readable file")
         text = f"file://{text}"
     return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
-
-
-#: ``design.md`` lists the download and delete operators in this module; they live in
-#: ``operators/outputs.py`` and are served from here too, imported only when asked for.
-_REEXPORTED = ("MathpixDownloadOutputsOperator", "MathpixDeleteFilesOperator")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _REEXPORTED:
-        from airflow_provider_mathpix.operators import outputs
-
-        return getattr(outputs, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

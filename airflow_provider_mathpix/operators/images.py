@@ -17,23 +17,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix._compat import BaseOperator, conf
-from airflow_provider_mathpix.contract.requests_images import submit_image_batch_request
-from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
-from airflow_provider_mathpix.operators._policy import (
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.policy import (
     ERRORS_SAMPLE_SIZE,
     enforce_policy,
     validate_max_error_ratio,
 )
-from airflow_provider_mathpix.operators._results import raise_for_wait_failure
-from airflow_provider_mathpix.operators._validation import (
+from airflow_provider_mathpix.common.validation import (
     FastTemplatingMixin,
     has_template,
     validate_wait_settings,
 )
-from airflow_provider_mathpix.operators._waiting import ReportsWorkOnKill, wait_or_defer
-from airflow_provider_mathpix.triggers._status import batch_event_payload
+from airflow_provider_mathpix.common.waiting import ReportsWorkOnKill, wait_or_defer
+from airflow_provider_mathpix.contract.events import BatchFinished, WaitEvent
+from airflow_provider_mathpix.contract.requests_images import submit_image_batch_request
+from airflow_provider_mathpix.contract.status import batch_event
+from airflow_provider_mathpix.exceptions import MathpixValidationError, validation_errors
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import manifest_uri, resolve_manifest_path, write_manifest
 from airflow_provider_mathpix.triggers.mathpix import MathpixImageBatchTrigger
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class MathpixImageBatchOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOper
     ui_color = "#dcecf9"
     ui_fgcolor = "#1b3a57"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -107,6 +109,7 @@ class MathpixImageBatchOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOper
     def _request_options(self) -> dict[str, Any]:
         return {**self.options, **({"formats": self.formats} if self.formats else {})}
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         if not isinstance(self.urls, Mapping) or not self.urls:
             raise MathpixValidationError("urls must be a non-empty mapping of key -> image URL")
@@ -120,9 +123,8 @@ class MathpixImageBatchOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOper
         interval = self._poll_interval_given or max(1.0, len(self.urls) / 5)
         ids = {"batch_id": batch_id}
 
-        def check() -> dict[str, Any] | None:
-            payload = batch_event_payload(hook.get_image_batch(batch_id))
-            return {**ids, **payload} if payload is not None else None
+        def check() -> WaitEvent | None:
+            return batch_event(batch_id, hook.get_image_batch(batch_id))
 
         end_time = time.time() + self.timeout
         trigger = lambda: MathpixImageBatchTrigger(  # noqa: E731
@@ -133,10 +135,11 @@ class MathpixImageBatchOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOper
         )
         return self.execute_complete(context, event)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    @validation_errors()
+    def execute_complete(self, context: Context, event: dict[str, Any] | WaitEvent) -> dict[str, Any]:
         """Resume: read the results, apply the error policy, build the XCom."""
-        raise_for_wait_failure(event)
-        batch_id = event["batch_id"]
+        finished = finished_as(event, BatchFinished)
+        batch_id = finished.batch_id
         record = MathpixHook(mathpix_conn_id=self.mathpix_conn_id).get_image_batch(batch_id)
         keys = list(record.get("keys") or ())
         results = record.get("results") or {}

@@ -19,22 +19,54 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_mathpix import prefix_walk, storage
+from airflow_provider_mathpix import prefix_walk
 from airflow_provider_mathpix._compat import BaseOperator, conf
-from airflow_provider_mathpix.contract.ids import custom_id_from_uri, validate_id
-from airflow_provider_mathpix.contract.job_limits import JobItemChecker, validate_max_items_per_request
+from airflow_provider_mathpix.common.data_source_check import check_data_sources
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.job_parts import listed_job_ids, part_job_id, part_job_ids, parts_xcom
+from airflow_provider_mathpix.common.job_report import JobFinish, empty_job_xcom, finish_job
+from airflow_provider_mathpix.common.job_sources import check_job_sources, positive_int
+from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
+from airflow_provider_mathpix.common.outputs import JobOutputs, output_exts
+from airflow_provider_mathpix.common.policy import validate_max_error_ratio
+from airflow_provider_mathpix.common.split_jobs import resume_point, submit_parts, wait_parts
+from airflow_provider_mathpix.common.validation import (
+    FastTemplatingMixin,
+    duration_seconds,
+    has_template,
+    is_template,
+    merge_named_options,
+    read_once,
+    validate_wait_settings,
+)
+from airflow_provider_mathpix.common.waiting import (
+    ReportsWorkOnKill,
+    check_job,
+    wait_or_defer,
+)
+from airflow_provider_mathpix.contract.events import JobFinished, WaitEvent
+from airflow_provider_mathpix.contract.ids import validate_id
+from airflow_provider_mathpix.contract.items import (
+    BuiltItems,
+    build_item_list,
+    build_items,
+    destination_overrides,
+    entry_overrides,
+    with_destination,
+)
+from airflow_provider_mathpix.contract.job_limits import validate_max_items_per_request
 from airflow_provider_mathpix.contract.options import COMMON_OPTION_KEYS, validate_options
 from airflow_provider_mathpix.contract.task_ids import ids_from_context, job_id_for
-from airflow_provider_mathpix.contract.uris import classify_uri
 from airflow_provider_mathpix.exceptions import (
     MathpixJobFilesErrored,
     MathpixValidationError,
     MathpixWaitTimeout,
+    validation_errors,
 )
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import WalkStats
 from airflow_provider_mathpix.lineage import job_lineage
-from airflow_provider_mathpix.local_source import UPLOAD_CONCURRENCY, local_folder, local_path_of, upload_job
+from airflow_provider_mathpix.local_source import UPLOAD_CONCURRENCY, local_path_of, upload_job
 from airflow_provider_mathpix.operators._incremental import (
     incremental_items,
     log_walk,
@@ -44,38 +76,6 @@ from airflow_provider_mathpix.operators._incremental import (
     skip_counts,
     uses_incremental_walk,
     validate_incremental,
-)
-from airflow_provider_mathpix.operators._job_parts import (
-    iter_parts,
-    listed_job_ids,
-    part_index,
-    part_job_id,
-    part_job_ids,
-    parts_xcom,
-)
-from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
-from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
-from airflow_provider_mathpix.operators._results import (
-    JobFinish,
-    JobOutputs,
-    finish_job,
-    finish_jobs,
-    output_exts,
-    raise_for_wait_failure,
-)
-from airflow_provider_mathpix.operators._validation import (
-    FastTemplatingMixin,
-    duration_seconds,
-    has_template,
-    is_template,
-    merge_named_options,
-    validate_wait_settings,
-)
-from airflow_provider_mathpix.operators._waiting import (
-    ReportsWorkOnKill,
-    check_job,
-    job_counters,
-    wait_or_defer,
 )
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
@@ -156,6 +156,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
     ui_color = "#c9e4f6"
     ui_fgcolor = "#1b3a57"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -220,15 +221,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.callback_events = list(callback_events) if callback_events else None
         self.job_id = job_id
         self.max_items_per_request = max_items_per_request
-        if (
-            isinstance(upload_concurrency, bool)
-            or not isinstance(upload_concurrency, int)
-            or upload_concurrency < 1
-        ):
-            raise MathpixValidationError(
-                f"upload_concurrency must be a positive integer, got {upload_concurrency!r}"
-            )
-        self.upload_concurrency = upload_concurrency
+        self.upload_concurrency = positive_int(upload_concurrency, "upload_concurrency")
         self.max_error_ratio = validate_max_error_ratio(max_error_ratio)
         self.fail_on_file_errors = fail_on_file_errors
         self.manifest_path = manifest_path
@@ -240,45 +233,25 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.poll_interval, self.timeout = validate_wait_settings(poll_interval, timeout)
         if not is_template(max_items_per_request, True):
             validate_max_items_per_request(max_items_per_request)  # at parse time, not at execute
-        if max_files_per_job is not None and (
-            isinstance(max_files_per_job, bool)
-            or not isinstance(max_files_per_job, int)
-            or max_files_per_job < 1
-        ):
-            raise MathpixValidationError(
-                f"max_files_per_job must be a positive integer, got {max_files_per_job!r}"
-            )
+        if max_files_per_job is not None:
+            positive_int(max_files_per_job, "max_files_per_job")
         self._validate(at_parse_time=True)
 
     # ------------------------------------------------------------------ validation
 
     def _validate(self, *, at_parse_time: bool) -> dict[str, Any]:
         """Check arguments before any request; return the job-wide options."""
-        has_files = self.files is not None
-        has_prefix = self.source_prefix is not None and self.source_prefix != ""
-        if has_files == has_prefix:
-            raise MathpixValidationError(
-                f"{self.task_id}: give exactly one of files or source_prefix "
-                f"(got {'both' if has_files else 'neither'})"
-            )
-        if self.destination_prefix is not None and not is_template(self.destination_prefix, at_parse_time):
-            classify_uri(self.destination_prefix, "destination_prefix", require_key=False)
-        if has_files and not is_template(self.files, at_parse_time):
-            if isinstance(self.files, (str, bytes)) or not isinstance(self.files, Iterable):
-                raise MathpixValidationError(
-                    f"files must be a list of source URIs or item dicts, got {type(self.files).__name__}"
-                )
-            if at_parse_time and not has_template(self.files):
-                # A templated destination_prefix is only known after rendering: check the
-                # items now without the destinations it would give them.
-                self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
-        if has_prefix and not is_template(self.source_prefix, at_parse_time):
-            if local_path_of(self.source_prefix) is not None:
-                # The folder is on the worker's disk, which the DAG processor may not see.
-                if not at_parse_time:
-                    local_folder(self.source_prefix)  # type: ignore[arg-type]
-            else:
-                storage.location_of(self.source_prefix)  # type: ignore[arg-type]
+        check_job_sources(
+            task_id=self.task_id,
+            files=self.files,
+            source_prefix=self.source_prefix,
+            destination_prefix=self.destination_prefix,
+            at_parse_time=at_parse_time,
+        )
+        if at_parse_time and self.files is not None and not has_template(self.files):
+            # A templated destination_prefix is only known after rendering: check the
+            # items now without the destinations it would give them.
+            self._build_file_items(with_destinations=not is_template(self.destination_prefix, True))
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
             validate_id(self.job_id, "job_id")
         validate_incremental(self, at_parse_time=at_parse_time)
@@ -290,40 +263,22 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
     def _job_options(self) -> dict[str, Any]:
         return merge_named_options(self.options, self, COMMON_OPTION_KEYS, _EXPLICIT_OPTIONS)
 
-    def _with_destination(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.destination_prefix and "destination_uri" not in item:
-            item["destination_uri"] = storage.destination_for(self.destination_prefix, item["custom_id"])
-            item.setdefault("destination_basename", item["custom_id"])
-        return item
-
-    def _build_file_items(self, *, with_destinations: bool = True) -> list[dict[str, Any]]:
-        """The explicit ``files`` list as validated job items (in memory: it already is)."""
+    def _build_file_items(self, *, with_destinations: bool = True) -> BuiltItems:
+        """The explicit ``files`` list as checked job items (in memory: it already is)."""
         entries = list(self.files)  # type: ignore[arg-type]
         if not entries and not self.allow_empty:
             raise MathpixValidationError(
                 "files is empty: give at least one source URI or item (or allow_empty=True)"
             )
-        checker = JobItemChecker(needs_destination=self.image_output_mode == "local")
-        items = []
-        for index, entry in enumerate(entries):
-            if isinstance(entry, str):
-                item: dict[str, Any] = {"source_uri": entry}
-            elif isinstance(entry, Mapping):
-                item = dict(entry)
-            else:
-                raise MathpixValidationError(
-                    f"files[{index}] must be a source URI string or an item dict, got {type(entry).__name__}"
-                )
-            source = item.get("source_uri")
-            if not isinstance(source, str) or not source:
-                raise MathpixValidationError(f"files[{index}].source_uri is required")
-            classify_uri(source, f"files[{index}].source_uri")
-            item.setdefault("custom_id", custom_id_from_uri(source))
-            items.append(checker.check(self._with_destination(item) if with_destinations else item, index))
-        return items
+        return build_item_list(
+            entries,
+            destination_prefix=self.destination_prefix if with_destinations else None,
+            needs_destination=self.image_output_mode == "local",
+        )
 
     # ------------------------------------------------------------------ execution
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         if self.files is not None:
             self.files = read_once(self.files)
@@ -342,12 +297,17 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         if first is None:  # allow_empty, or nothing new since the earlier runs
             if incremental:
                 log_walk(self, self._walk_stats)
-                return {**_empty_xcom(job_id), **skip_counts(self._walk_stats)}
+                return {**empty_job_xcom(job_id), **skip_counts(self._walk_stats)}
             self.log.info("No file to convert (allow_empty=True); nothing submitted")
-            return _empty_xcom(job_id)
+            return empty_job_xcom(job_id)
         stream = itertools.chain([first], items)
         if self.check_data_sources:
-            self._check_data_sources(hook, outputs)
+            check_data_sources(
+                hook,
+                source_prefix=self.source_prefix,
+                uris=[*outputs.sources, *(dest for dest, _ in outputs.overrides.values() if dest)],
+                destination_prefix=self.destination_prefix,
+            )
         # Pushed BEFORE submitting and waiting: a failed task still says which job it made.
         context["ti"].xcom_push(key="job_id", value=job_id)
         self._mathpix_submitted = {"job_id": job_id}  # for on_kill, from the first call on
@@ -358,7 +318,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.log.info("Submitted Mathpix job %s with %s files", job_id, f"{file_count:,}")
         counts = push_skip_counts(self, context, self._walk_stats)  # before a deferral leaves execute()
         if not self.wait_for_completion:
-            return {**_empty_xcom(job_id), "status": "submitted", "file_count": file_count, **counts}
+            return {**empty_job_xcom(job_id), "status": "submitted", "file_count": file_count, **counts}
         event = self._wait_job(hook, job_id, time.time() + self.timeout)
         return {**self._finish(hook, event, outputs), **counts}
 
@@ -368,8 +328,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         """Submit ``items`` into ``job_id``: by URI in chunks, or uploaded from a local folder."""
         if local_path_of(self.source_prefix) is not None:
             return upload_job(hook, items, job_id=job_id, concurrency=self.upload_concurrency, **job_options)
+        # Built by contract.items (see _items): the hook sends them without checking them again.
         return hook.submit_job(
-            items, job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
+            BuiltItems(items), job_id=job_id, max_items_per_request=self.max_items_per_request, **job_options
         )
 
     def _job_id(self, context: Context, job_options: Mapping[str, Any]) -> str:
@@ -379,7 +340,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         fingerprinted = {**job_options, "destination_prefix": self.destination_prefix}
         return job_id_for(*ids_from_context(context), options=fingerprinted)
 
-    def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> dict[str, Any]:
+    def _wait_job(self, hook: MathpixHook, job_id: str, deadline: float, **resume: Any) -> WaitEvent:
         """Wait for ONE job in the worker, or defer to its trigger (``resume``: a split job's place)."""
         trigger = lambda: MathpixJobTrigger(  # noqa: E731
             job_id=job_id, conn_id=self.mathpix_conn_id, poll_interval=self.poll_interval, end_time=deadline
@@ -405,19 +366,13 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         job_options: dict[str, Any],
         outputs: JobOutputs,
     ) -> dict[str, Any]:
-        """Submit ``stream`` as consecutive jobs of at most ``max_files_per_job`` files.
-
-        Streaming: part ``k`` is filled from the listing (through the hook's chunked
-        submission) before part ``k+1`` is started, so memory holds one request chunk,
-        never the listing. The part ids are pushed (key ``job_ids``) before waiting.
-        """
-        part_ids: list[str] = []
-        file_count = 0
-        for index, part in enumerate(iter_parts(stream, self.max_files_per_job or 1), start=1):
-            part_id = part_job_id(job_id, index)
-            result = self._submit(hook, part, part_id, job_options)
-            part_ids.append(part_id)
-            file_count += int(result.get("file_count") or 0)
+        """Submit ``stream`` as jobs of at most ``max_files_per_job`` files; push their ids, then wait."""
+        part_ids, file_count = submit_parts(
+            stream,
+            job_id,
+            self.max_files_per_job or 1,
+            lambda part, part_id: self._submit(hook, part, part_id, job_options),
+        )
         self.log.info(
             "Submitted %s files as %d Mathpix jobs (%s .. %s, at most %s files each)",
             f"{file_count:,}",
@@ -431,7 +386,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         counts = push_skip_counts(self, context, self._walk_stats)
         if not self.wait_for_completion:
             return {
-                **_empty_xcom(job_id),
+                **empty_job_xcom(job_id),
                 "status": "submitted",
                 "file_count": file_count,
                 **parts_xcom(part_ids),
@@ -449,81 +404,50 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         end_time: float,
         outputs: JobOutputs,
     ) -> dict[str, Any]:
-        """Wait for parts ``start..part_count`` in turn, then report all parts as one.
+        """Wait for parts ``start..part_count`` (one trigger at a time), then report all as one."""
 
-        Deferrable: each part is checked once and a trigger is created only for the
-        first unfinished one -- one trigger per job at a time, never one per file; the
-        resume (``execute_complete``) carries the part number and the deadline on.
-        """
-        for index in range(start, part_count + 1):
-            part_id = part_job_id(job_id, index)
-            event = self._wait_job(
+        def wait(part_id: str, index: int) -> WaitEvent:
+            return self._wait_job(
                 hook, part_id, end_time, part=index, part_count=part_count, end_time=end_time
             )
-            raise_for_wait_failure(event)
-        part_ids = part_job_ids(job_id, part_count)
-        # Every part is complete: one GET each gives the counters the report sums.
-        events = [job_counters(hook, part_id) for part_id in part_ids]
-        xcom = finish_jobs(hook, job_id, events, outputs=outputs, finish=self._job_finish(), log=self.log)
-        return {**xcom, **parts_xcom(part_ids)}
+
+        xcom = wait_parts(
+            hook, job_id, part_count, start, wait, outputs=outputs, finish=self._job_finish(), log=self.log
+        )
+        return {**xcom, **parts_xcom(part_job_ids(job_id, part_count))}
 
     def _items(self, outputs: JobOutputs) -> Iterator[dict[str, Any]]:
+        """The job's items, built once: the ``files`` list whole, a walk as it streams."""
         if self.files is not None:
             items = self._build_file_items()
             outputs.sources = [item["source_uri"] for item in items]
-            for item in items:
-                dest, base = item.get("destination_uri"), item.get("destination_basename")
-                if dest and not (
-                    self.destination_prefix
-                    and dest == storage.destination_for(self.destination_prefix, item["custom_id"])
-                    and base == item["custom_id"]
-                ):
-                    outputs.overrides[item["custom_id"]] = (dest, base)
+            outputs.overrides = destination_overrides(items, self.destination_prefix)
             return iter(items)
-        if uses_incremental_walk(self) or local_path_of(self.source_prefix) is not None:
-            # A local folder always takes the walk with content identities: its uploads need
-            # custom_ids that change with the content for a retry to re-attach safely.
-            return (self._with_destination(item) for item in incremental_items(self, self._walk_stats))
-        walked = prefix_walk.iter_source_items(
-            self.source_prefix,  # type: ignore[arg-type]
-            conn_id=self.source_conn_id,
-            pattern=self.pattern,
-            suffixes=self.suffixes,
-            on_empty="succeed" if self.allow_empty else "fail",
+        if local_path_of(self.source_prefix) is not None:
+            # Uploaded, not fetched by Mathpix: the walk's local paths are no source URIs.
+            walk = incremental_items(self, self._walk_stats)
+            return (with_destination(item, self.destination_prefix) for item in walk)
+        if uses_incremental_walk(self):
+            walked: Iterable[Mapping[str, Any]] = incremental_items(self, self._walk_stats)
+        else:
+            walked = prefix_walk.iter_source_items(
+                self.source_prefix,  # type: ignore[arg-type]
+                conn_id=self.source_conn_id,
+                pattern=self.pattern,
+                suffixes=self.suffixes,
+                on_empty="succeed" if self.allow_empty else "fail",
+            )
+        return build_items(
+            walked,
+            destination_prefix=self.destination_prefix,
+            needs_destination=self.image_output_mode == "local",
         )
-        return (self._with_destination(dict(item)) for item in walked)
 
-    def _check_data_sources(self, hook: MathpixHook, outputs: JobOutputs) -> None:
-        """Fail before submitting when a bucket involved is not a registered data source.
-
-        One ``GET /files/v1/data-sources`` covers the source prefix (or every bucket of
-        an explicit list) and the destinations; public ``https://`` sources need none.
-        """
-        buckets: dict[tuple[str, str], str] = {}  # (kind, bucket) -> a URI naming it
-
-        def add(uri: str) -> None:
-            loc = storage.parse_location(uri, "uri")
-            buckets.setdefault((loc.kind, loc.bucket), uri)
-
-        if self.source_prefix is not None and local_path_of(self.source_prefix) is None:
-            loc, _ = storage.location_of(self.source_prefix)  # type: ignore[arg-type]
-            scheme = "abfs" if loc.kind == "azure" else loc.kind
-            buckets.setdefault((loc.kind, loc.bucket), f"{scheme}://{loc.bucket}/{loc.key}")
-        for uri in [*outputs.sources, *(dest for dest, _ in outputs.overrides.values() if dest)]:
-            if classify_uri(uri, "source_uri", require_key=False) != "https":
-                add(uri)
-        if self.destination_prefix:
-            add(self.destination_prefix)
-        if not buckets:
-            return
-        sources = hook.list_data_sources()
-        for uri in buckets.values():
-            storage.check_data_source(hook, uri, data_sources=sources)
-
+    @validation_errors()
     def execute_complete(
         self,
         context: Context,
-        event: dict[str, Any],
+        event: dict[str, Any] | WaitEvent,
         part: int | None = None,
         part_count: int | None = None,
         end_time: float | None = None,
@@ -541,21 +465,20 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         )
         if self.files is not None:
             self.files = read_once(self.files)  # rendered afresh on resume
-        if self.files is not None and any(
-            isinstance(f, Mapping) and ("destination_uri" in f or "destination_basename" in f)
-            for f in self.files
-        ):
-            self._items(outputs)  # recompute the per-item destination overrides
+            # Checked before the deferral: only the items with their own destinations are read.
+            outputs.overrides = entry_overrides(self.files, self.destination_prefix)
         counts = pulled_skip_counts(self, context)
         if self.max_files_per_job is None:
             return {**self._finish(hook, event, outputs), **counts}
-        raise_for_wait_failure(event)
+        finished = finished_as(event, JobFinished)
         job_id = self._job_id(context, self._validate(at_parse_time=False))
-        if part is None or part_count is None:
-            # A runner that replaces the resume kwargs by the event (``dag.test()`` does):
-            # the part is named by the event, the count was pushed before deferring.
-            part = part_index(job_id, str(event.get("job_id")))
-            part_count = int(context["ti"].xcom_pull(task_ids=self.task_id, key="job_count"))
+        part, part_count = resume_point(
+            job_id,
+            finished,
+            part,
+            part_count,
+            lambda: context["ti"].xcom_pull(task_ids=self.task_id, key="job_count"),
+        )
         deadline = end_time if end_time is not None else time.time() + self.timeout
         return {**self._wait_parts(hook, job_id, part_count, part + 1, deadline, outputs), **counts}
 
@@ -580,35 +503,11 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             listing_timeout=self.listing_timeout,
         )
 
-    def _finish(self, hook: MathpixHook, event: Mapping[str, Any], outputs: JobOutputs) -> dict[str, Any]:
+    def _finish(
+        self, hook: MathpixHook, event: Mapping[str, Any] | WaitEvent, outputs: JobOutputs
+    ) -> dict[str, Any]:
         return finish_job(hook, event, outputs=outputs, finish=self._job_finish(), log=self.log)
 
 
 #: Arguments of the operator that must not be smuggled in through ``options``.
 _EXPLICIT_OPTIONS = COMMON_OPTION_KEYS | {"job_id", "files"}
-
-
-def _empty_xcom(job_id: str) -> dict[str, Any]:
-    return {
-        "job_id": job_id,
-        "status": "empty",
-        "file_count": 0,
-        "files_completed": 0,
-        "files_errored": 0,
-        "manifest_uri": None,
-        "errors_sample": [],
-    }
-
-
-def read_once(files: Any) -> Any:
-    """``files`` as a list, reading a mapped upstream's XComs (a lazy sequence) exactly once.
-
-    Why by index: iterating Airflow's lazy XCom sequence probes one offset past its end and
-    logs that miss as an "XCom not found" error; its length is known, so ask for each item.
-    Validation, submission and lineage then all reuse the list.
-    """
-    if isinstance(files, (str, bytes, list, tuple)):
-        return files
-    if isinstance(files, Sequence):
-        return [files[index] for index in range(len(files))]
-    return list(files) if isinstance(files, Iterable) else files

@@ -34,24 +34,27 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix import manifests, storage
 from airflow_provider_mathpix._compat import Asset, BaseOperator, ObjectStoragePath
+from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
+from airflow_provider_mathpix.common.validation import duration_seconds, is_template
 from airflow_provider_mathpix.contract.ids import validate_id
 from airflow_provider_mathpix.contract.requests_files import download_request
 from airflow_provider_mathpix.contract.task_ids import ids_from_context, job_id_for
-from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError, MathpixValidationError
+from airflow_provider_mathpix.exceptions import (
+    MathpixAPIError,
+    MathpixError,
+    MathpixValidationError,
+    validation_errors,
+)
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
-from airflow_provider_mathpix.operators._download import (  # noqa: F401 - re-exported for callers
+from airflow_provider_mathpix.operators._download import (
     ERRORS_SAMPLE,
     LOCAL_PROTOCOLS,
-    DownloadTotals,
     OutputDownloader,
-    Target,
     _job_targets,
     _listed_targets,
     _ManifestFeed,
 )
-from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
-from airflow_provider_mathpix.operators._validation import duration_seconds, is_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -168,6 +171,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
     )
     ui_color = "#e8f4fd"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -235,6 +239,7 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         """
         return operator_lineage(outputs=[self.destination])
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         self._validate(at_parse_time=False)
         formats = validate_formats(self.formats)
@@ -318,6 +323,7 @@ class MathpixDeleteFilesOperator(BaseOperator):
     template_fields: Sequence[str] = ("job_id", "file_ids", "mathpix_conn_id")
     ui_color = "#fde8e8"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -336,6 +342,7 @@ class MathpixDeleteFilesOperator(BaseOperator):
         self.mathpix_conn_id = mathpix_conn_id
         validate_selection(job_id, file_ids, at_parse_time=True)
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         validate_selection(self.job_id, self.file_ids, at_parse_time=False)
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)

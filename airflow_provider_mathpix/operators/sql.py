@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix._compat import BaseHook, BaseOperator
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.exceptions import MathpixValidationError, validation_errors
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import document_id_of
 from airflow_provider_mathpix.manifests import read_manifest
@@ -138,6 +138,7 @@ class MathpixResultsToSqlOperator(BaseOperator):
     )
     ui_color = "#c9e4f6"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -208,6 +209,7 @@ class MathpixResultsToSqlOperator(BaseOperator):
             )
         return hook
 
+    @validation_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         validate_table(self.table)
         job_id, manifest_uri = self._job_ref()

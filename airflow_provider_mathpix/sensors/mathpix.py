@@ -23,23 +23,19 @@ from airflow_provider_mathpix._compat import (
     PokeReturnValue,
     conf,
 )
+from airflow_provider_mathpix.common.failures import finished_as, read_event
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_job
+from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
+from airflow_provider_mathpix.common.outputs import JobOutputs, file_xcom, output_exts
+from airflow_provider_mathpix.common.policy import validate_max_error_ratio
+from airflow_provider_mathpix.common.validation import duration_seconds, has_template
+from airflow_provider_mathpix.common.waiting import check_file, check_job, check_once, wait_or_defer
+from airflow_provider_mathpix.contract.events import FileFinished, TimedOut, WaitEvent
 from airflow_provider_mathpix.contract.formats import conversion_format_of, validate_conversion_formats
-from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.contract.status import ALWAYS_READY
+from airflow_provider_mathpix.exceptions import MathpixValidationError, validation_errors
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.ledger import LedgerRecorder, ledger_folder
-from airflow_provider_mathpix.operators._listing import LISTING_TIMEOUT
-from airflow_provider_mathpix.operators._policy import validate_max_error_ratio
-from airflow_provider_mathpix.operators._results import (
-    JobFinish,
-    JobOutputs,
-    file_xcom,
-    finish_job,
-    output_exts,
-    raise_for_wait_failure,
-)
-from airflow_provider_mathpix.operators._validation import duration_seconds, has_template
-from airflow_provider_mathpix.operators._waiting import check_file, check_job, check_once, wait_or_defer
-from airflow_provider_mathpix.triggers._status import ALWAYS_READY
 from airflow_provider_mathpix.triggers.mathpix import MathpixFileTrigger, MathpixJobTrigger
 
 if TYPE_CHECKING:
@@ -49,6 +45,7 @@ if TYPE_CHECKING:
 class _MathpixSensor(BaseSensorOperator):
     """What both sensors share: the deferrable path and soft_fail-aware finishing."""
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -71,17 +68,18 @@ class _MathpixSensor(BaseSensorOperator):
         """The ids this sensor waits on, for log lines and XCom."""
 
     @abstractmethod
-    def _check(self, hook: MathpixHook) -> dict[str, Any] | None:
-        """One status check: an event payload when the wait is over, else None."""
+    def _check(self, hook: MathpixHook) -> WaitEvent | None:
+        """One status check: the event when the wait is over, else None."""
 
     @abstractmethod
     def _trigger(self, end_time: float) -> MathpixJobTrigger | MathpixFileTrigger:
         """The trigger to defer to, carrying the absolute deadline."""
 
     @abstractmethod
-    def _result(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
+    def _result(self, hook: MathpixHook, event: WaitEvent) -> dict[str, Any]:
         """Turn the final event into the XCom value (the policy may raise instead)."""
 
+    @validation_errors()
     def poke(self, context: Context) -> PokeReturnValue:
         hook = MathpixHook(mathpix_conn_id=self.mathpix_conn_id)
         event = check_once(lambda: self._check(hook), self._ids(), self.log)
@@ -89,6 +87,7 @@ class _MathpixSensor(BaseSensorOperator):
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=self._complete(hook, event))
 
+    @validation_errors()
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
@@ -105,15 +104,17 @@ class _MathpixSensor(BaseSensorOperator):
         )
         return self._complete(hook, event)
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+    @validation_errors()
+    def execute_complete(self, context: Context, event: dict[str, Any] | WaitEvent) -> Any:
         """Resume from the trigger; a ``timeout`` event is a sensor timeout."""
-        if event.get("status") == "timeout":
+        typed = read_event(event)
+        if isinstance(typed, TimedOut):
             raise AirflowSensorTimeout(
-                f"Sensor has timed out waiting for Mathpix ({event.get('message')})"
+                f"Sensor has timed out waiting for Mathpix ({typed.message})"
             )  # soft_fail turns this into a skip (BaseSensorOperator.resume_execution)
-        return self._complete(MathpixHook(mathpix_conn_id=self.mathpix_conn_id), event)
+        return self._complete(MathpixHook(mathpix_conn_id=self.mathpix_conn_id), typed)
 
-    def _complete(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
+    def _complete(self, hook: MathpixHook, event: WaitEvent) -> dict[str, Any]:
         """Success, or a failure that ``soft_fail`` turns into a skip in every mode."""
         try:
             return self._result(hook, event)
@@ -156,6 +157,7 @@ class MathpixJobSensor(_MathpixSensor):
     )
     ui_color = "#e6f1f2"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -195,7 +197,7 @@ class MathpixJobSensor(_MathpixSensor):
     def _ids(self) -> dict[str, Any]:
         return {"job_id": self.job_id}
 
-    def _check(self, hook: MathpixHook) -> dict[str, Any] | None:
+    def _check(self, hook: MathpixHook) -> WaitEvent | None:
         return check_job(hook, self.job_id, self.log)
 
     def _trigger(self, end_time: float) -> MathpixJobTrigger:
@@ -206,7 +208,7 @@ class MathpixJobSensor(_MathpixSensor):
             end_time=end_time,
         )
 
-    def _result(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
+    def _result(self, hook: MathpixHook, event: WaitEvent) -> dict[str, Any]:
         return finish_job(
             hook,
             event,
@@ -253,6 +255,7 @@ class MathpixFileSensor(_MathpixSensor):
     )
     ui_color = "#e6f1f2"
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -276,7 +279,7 @@ class MathpixFileSensor(_MathpixSensor):
     def _ids(self) -> dict[str, Any]:
         return {"file_id": self.file_id}
 
-    def _check(self, hook: MathpixHook) -> dict[str, Any] | None:
+    def _check(self, hook: MathpixHook) -> WaitEvent | None:
         return check_file(hook, self.file_id, self.formats, self.log)
 
     def _trigger(self, end_time: float) -> MathpixFileTrigger:
@@ -288,8 +291,8 @@ class MathpixFileSensor(_MathpixSensor):
             formats=self.formats,
         )
 
-    def _result(self, hook: MathpixHook, event: Mapping[str, Any]) -> dict[str, Any]:
-        raise_for_wait_failure(event)
+    def _result(self, hook: MathpixHook, event: WaitEvent) -> dict[str, Any]:
+        finished_as(event, FileFinished)
         return file_xcom(
             self.file_id,
             hook.get_file(self.file_id),

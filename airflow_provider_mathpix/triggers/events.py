@@ -27,10 +27,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mathpix.contract.events import JobCompleted, JobCounters
 from airflow_provider_mathpix.contract.ids import validate_id
-from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
+from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError, validation_errors
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.triggers._status import is_transient
+from airflow_provider_mathpix.triggers.outcomes import is_transient
 
 try:
     from airflow.triggers.base import BaseEventTrigger, TriggerEvent
@@ -72,10 +73,12 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
     :param poll_interval: seconds between polls.
     :param lookback_days: with a prefix, how many UTC days of ``GET /files/v1/jobs`` to scan.
 
-    Event payload: ``{"job_id", "status": "completed", "file_count", "files_completed",
-    "files_errored"}``; it becomes the asset event's ``extra``.
+    Event payload: a :class:`~airflow_provider_mathpix.contract.events.JobCompleted`,
+    ``{"kind": "job_completed", "job_id", "status": "completed", "file_count",
+    "files_completed", "files_errored"}``; it becomes the asset event's ``extra``.
     """
 
+    @validation_errors()
     def __init__(
         self,
         *,
@@ -161,10 +164,10 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
             if job_id.startswith(self.job_id_prefix or "") and job_id not in fired:
                 yield job_id
 
-    async def _completed(self, hook: MathpixHook) -> list[dict[str, Any]]:
-        """One poll: the payloads of the watched jobs now complete and not yet reported."""
+    async def _completed(self, hook: MathpixHook) -> list[JobCompleted]:
+        """One poll: the events of the watched jobs now complete and not yet reported."""
         fired = await asyncio.to_thread(self._fired)
-        payloads = []
+        completed = []
         async for job_id in self._candidates(hook, fired):
             try:
                 job = await hook.aget_job(job_id)
@@ -174,16 +177,8 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
                     continue
                 raise
             if job.get("status") == "completed":
-                payloads.append(
-                    {
-                        "job_id": job_id,
-                        "status": "completed",
-                        "file_count": int(job.get("file_count") or 0),
-                        "files_completed": int(job.get("files_completed") or 0),
-                        "files_errored": int(job.get("files_errored") or 0),
-                    }
-                )
-        return payloads
+                completed.append(JobCompleted(job_id, JobCounters.of(job)))
+        return completed
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll forever (an asset watcher's trigger lives as long as its DAG)."""
@@ -196,11 +191,11 @@ class MathpixJobCompletedTrigger(BaseEventTrigger):
                 except Exception as exc:  # keep watching: the next poll starts from the markers
                     self.log.warning("Polling Mathpix jobs failed (will poll again): %s", exc)
                     completed = []
-                for payload in completed:
-                    self.log.info("Mathpix job %s completed: firing the asset event", payload["job_id"])
+                for event in completed:
+                    self.log.info("Mathpix job %s completed: firing the asset event", event.job_id)
                     try:
-                        yield TriggerEvent(payload)
+                        yield TriggerEvent(event.to_payload())
                     finally:
                         # Delivered: recorded even when the triggerer stops this trigger right after it.
-                        await asyncio.to_thread(self._mark, payload["job_id"])
+                        await asyncio.to_thread(self._mark, event.job_id)
                 await asyncio.sleep(interval)

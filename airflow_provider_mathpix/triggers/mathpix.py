@@ -7,11 +7,11 @@ never state. ``run()`` opens ONE client (``async with hook:``) for all its polls
 awaits everything (the triggerer's loop serves thousands of triggers), rides out
 transient errors until the deadline, yields exactly one event and returns.
 
-Events (``TriggerEvent.payload``):
-
-- ``{"status": "success", ...ids, ...counters}``
-- ``{"status": "error", "code", "http_status", "message", ...ids}``
-- ``{"status": "timeout", "message", ...ids, ...last counters}``
+Events (``TriggerEvent.payload``) are the ``to_payload()`` of the typed events of
+``contract.events``: ``JobFinished``/``FileFinished``/``BatchFinished`` (``status:
+success``), ``FileFailed``/``ApiError``/``RequestError``/``SetupError`` (``status:
+error`` with ``code``, ``http_status``, ``message``), ``TimedOut`` (``status: timeout``,
+with a job's last counters); each names its ``kind`` and the id waited on.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from airflow_provider_mathpix._compat import BaseTrigger, TriggerEvent
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.triggers._status import (
+from airflow_provider_mathpix.contract.events import TimedOut, WaitEvent, WaitOn
+from airflow_provider_mathpix.contract.status import (
     EtaEstimator,
     JobProgress,
-    batch_event_payload,
-    error_event_payload,
-    file_event_payload,
-    is_transient,
-    job_event_payload,
+    batch_event,
+    file_event,
+    job_event,
     progress_line,
-    setup_error_payload,
 )
+from airflow_provider_mathpix.exceptions import validation_errors
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.triggers.outcomes import error_event, is_transient, setup_error
 
 #: Even with a tiny poll interval, do not hammer the API (and the triggerer's loop).
 MIN_POLL_INTERVAL = 0.05
@@ -55,6 +55,7 @@ FIRST_POLL_SPREAD_MAX = 10.0
 class _PollingTrigger(BaseTrigger):
     """The poll loop both triggers share: one client, transient errors ridden out, one event."""
 
+    @validation_errors()
     def __init__(self, *, conn_id: str, poll_interval: float, end_time: float) -> None:
         super().__init__()
         self.conn_id = conn_id
@@ -65,22 +66,22 @@ class _PollingTrigger(BaseTrigger):
         return {"conn_id": self.conn_id, "poll_interval": self.poll_interval, "end_time": self.end_time}
 
     @abstractmethod
-    def _ids(self) -> dict[str, Any]:
-        """The ids this trigger waits on, for its serialized kwargs and log lines."""
+    def _on(self) -> WaitOn:
+        """What this trigger waits on, for its events."""
 
     @abstractmethod
-    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
-        """One poll: an event payload when the wait is over, else None."""
+    async def _poll(self, hook: MathpixHook) -> WaitEvent | None:
+        """One poll: the event when the wait is over, else None."""
         ...
 
-    def _timeout_payload(self) -> dict[str, Any]:
-        return {"status": "timeout", "message": "the deadline passed before Mathpix finished"}
+    def _timed_out(self) -> TimedOut:
+        return TimedOut(self._on())
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        payload = await self._wait()
-        yield TriggerEvent({**self._ids(), **payload})
+        event = await self._wait()
+        yield TriggerEvent(event.to_payload())
 
-    async def _wait(self) -> dict[str, Any]:
+    async def _wait(self) -> WaitEvent:
         interval = max(self.poll_interval, MIN_POLL_INTERVAL)
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -90,37 +91,37 @@ class _PollingTrigger(BaseTrigger):
                     # Never reached Mathpix (no connection, a connection the hook refuses, an
                     # import this Airflow lacks): say so, not "file/job failed".
                     self.log.error("Could not start waiting on Mathpix: %s", exc)
-                    return setup_error_payload(exc, self.conn_id)
+                    return setup_error(exc, self.conn_id, self._on())
                 spread = random.uniform(0, min(interval, FIRST_POLL_SPREAD_MAX))
                 await asyncio.sleep(max(0.0, min(spread, self.end_time - time.time())))
                 while True:
                     try:
                         # The deadline holds even while a poll is in flight (a server may
                         # trickle); a poll at or past it still gets a short last look.
-                        payload = await asyncio.wait_for(
+                        event = await asyncio.wait_for(
                             self._poll(hook), max(LAST_LOOK, self.end_time - time.time())
                         )
                     except asyncio.TimeoutError:
-                        payload = None  # the deadline check below ends the wait
+                        event = None  # the deadline check below ends the wait
                     except Exception as exc:
                         if not is_transient(exc):
                             self.log.error("Polling Mathpix failed: %s", exc)
-                            return error_event_payload(exc)
+                            return error_event(exc, self._on())
                         self.log.warning("Transient error while polling Mathpix (will keep polling): %s", exc)
-                        payload = None
-                    if payload is not None:
-                        return payload
+                        event = None
+                    if event is not None:
+                        return event
                     wait = interval * random.uniform(1 - POLL_JITTER, 1 + POLL_JITTER)
                     left = self.end_time - time.time()
                     if left <= wait:
                         # No poll AT the deadline: triggers sharing one would all send it at once.
                         await asyncio.sleep(max(0.0, left))
-                        return self._timeout_payload()
+                        return self._timed_out()
                     await asyncio.sleep(wait)
         except Exception as exc:
             # Closing the client failed after the wait: still one clear event.
             self.log.error("Polling Mathpix ended with an error: %s", exc)
-            return error_event_payload(exc)
+            return error_event(exc, self._on())
 
 
 class MathpixJobTrigger(_PollingTrigger):
@@ -132,6 +133,7 @@ class MathpixJobTrigger(_PollingTrigger):
     :param end_time: absolute deadline, epoch seconds; a ``timeout`` event fires after it.
     """
 
+    @validation_errors()
     def __init__(self, job_id: str, conn_id: str, poll_interval: float, end_time: float) -> None:
         super().__init__(conn_id=conn_id, poll_interval=poll_interval, end_time=end_time)
         self.job_id = job_id
@@ -145,26 +147,23 @@ class MathpixJobTrigger(_PollingTrigger):
             {"job_id": self.job_id, **self._base_kwargs()},
         )
 
-    def _ids(self) -> dict[str, Any]:
-        return {"job_id": self.job_id}
+    def _on(self) -> WaitOn:
+        return WaitOn(job_id=self.job_id)
 
-    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
+    async def _poll(self, hook: MathpixHook) -> WaitEvent | None:
         progress = JobProgress.from_record(await hook.aget_job(self.job_id))
         now = time.time()
         eta = self._eta.update(now, progress.terminal_files, progress.file_count)
         if progress != self._last or now - self._last_logged >= _QUIET_LOG_EVERY:
             self.log.info("Mathpix job %s: %s", self.job_id, progress_line(progress, eta))
             self._last, self._last_logged = progress, now
-        return job_event_payload(progress)
+        return job_event(self.job_id, progress)
 
-    def _timeout_payload(self) -> dict[str, Any]:
-        payload = super()._timeout_payload()
-        if self._last is not None:
-            payload.update({k: v for k, v in self._last.as_dict().items() if k != "status"})
-            payload["message"] = (
-                f"deadline passed with job {self.job_id} at {progress_line(self._last, None)}"
-            )
-        return payload
+    def _timed_out(self) -> TimedOut:
+        if self._last is None:
+            return super()._timed_out()
+        message = f"deadline passed with job {self.job_id} at {progress_line(self._last, None)}"
+        return TimedOut(self._on(), message, self._last.counters)
 
 
 class MathpixFileTrigger(_PollingTrigger):
@@ -175,6 +174,7 @@ class MathpixFileTrigger(_PollingTrigger):
         formats can finish after the file's own status does.
     """
 
+    @validation_errors()
     def __init__(
         self,
         file_id: str,
@@ -194,10 +194,10 @@ class MathpixFileTrigger(_PollingTrigger):
             {"file_id": self.file_id, **self._base_kwargs(), "formats": self.formats},
         )
 
-    def _ids(self) -> dict[str, Any]:
-        return {"file_id": self.file_id}
+    def _on(self) -> WaitOn:
+        return WaitOn(file_id=self.file_id)
 
-    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
+    async def _poll(self, hook: MathpixHook) -> WaitEvent | None:
         record = await hook.aget_file(self.file_id)
         status = (
             f"{record.get('status')} {record.get('num_pages_completed') or 0}/{record.get('num_pages') or 0}"
@@ -205,7 +205,7 @@ class MathpixFileTrigger(_PollingTrigger):
         if status != self._last_status:
             self.log.info("Mathpix file %s: %s pages done", self.file_id, status)
             self._last_status = status
-        return file_event_payload(record, self.formats)
+        return file_event(self.file_id, record, self.formats)
 
 
 class MathpixImageBatchTrigger(_PollingTrigger):
@@ -214,6 +214,7 @@ class MathpixImageBatchTrigger(_PollingTrigger):
     :param batch_id: the batch to watch (a number; kept as given).
     """
 
+    @validation_errors()
     def __init__(self, batch_id: int | str, conn_id: str, poll_interval: float, end_time: float) -> None:
         super().__init__(conn_id=conn_id, poll_interval=poll_interval, end_time=end_time)
         self.batch_id = batch_id
@@ -225,10 +226,10 @@ class MathpixImageBatchTrigger(_PollingTrigger):
             {"batch_id": self.batch_id, **self._base_kwargs()},
         )
 
-    def _ids(self) -> dict[str, Any]:
-        return {"batch_id": self.batch_id}
+    def _on(self) -> WaitOn:
+        return WaitOn(batch_id=self.batch_id)
 
-    async def _poll(self, hook: MathpixHook) -> dict[str, Any] | None:
+    async def _poll(self, hook: MathpixHook) -> WaitEvent | None:
         record = await hook.aget_image_batch(self.batch_id)
         ready = len(record.get("results") or {})
         if ready != self._last_ready:
@@ -237,4 +238,4 @@ class MathpixImageBatchTrigger(_PollingTrigger):
                 "Mathpix image batch %s: %s/%s results ready", self.batch_id, f"{ready:,}", f"{total:,}"
             )
             self._last_ready = ready
-        return batch_event_payload(record)
+        return batch_event(self.batch_id, record)

@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_mathpix.common import job_report as _results
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+from airflow_provider_mathpix.common.outputs import JobOutputs
+from airflow_provider_mathpix.contract.events import JobCounters, JobFinished
+from airflow_provider_mathpix.contract.status import record_error_text
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import read_manifest
-from airflow_provider_mathpix.operators import _results
-from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
-from airflow_provider_mathpix.triggers._status import record_error_text
 
 N_ERRORED = 23
 
@@ -37,7 +39,7 @@ def test_errored_reasons_in_listing_order_across_blocks(
     monkeypatch.setattr(_results, "ERROR_FETCH_BLOCK", block)
     job_id = f"manifest-reasons-{block}"
     _errored_job(hook, job_id)
-    event = {"job_id": job_id, "file_count": N_ERRORED, "files_errored": N_ERRORED, "files_completed": 0}
+    event = JobFinished(job_id, "completed", JobCounters(file_count=N_ERRORED, files_errored=N_ERRORED))
 
     xcom = finish_jobs(
         hook,

@@ -38,7 +38,15 @@ async def test_image_batch_trigger_success_after_every_key(emulator, pdf_server)
 
     events = await events_of(trigger)
 
-    assert events == [{"batch_id": batch_id, "status": "success", "key_count": 5, "keys_errored": 0}]
+    assert events == [
+        {
+            "kind": "batch_finished",
+            "batch_id": batch_id,
+            "status": "success",
+            "key_count": 5,
+            "keys_errored": 0,
+        }
+    ]
     assert set(MathpixHook().get_image_batch(batch_id)["results"]) == set(urls)
 
 

@@ -13,11 +13,7 @@ from datetime import datetime
 
 import pytest
 
-from airflow_provider_mathpix.contract.ids import MAX_ID_LENGTH, custom_id_from_uri, validate_id
-from airflow_provider_mathpix.contract.task_ids import job_id_for
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.manifests import read_manifest
-from airflow_provider_mathpix.operators._job_parts import (
+from airflow_provider_mathpix.common.job_parts import (
     MAX_LISTED_JOB_IDS_CHARS,
     iter_parts,
     listed_job_ids,
@@ -26,7 +22,11 @@ from airflow_provider_mathpix.operators._job_parts import (
     part_job_ids,
     parts_xcom,
 )
-from airflow_provider_mathpix.operators._waiting import check_job, wait_in_process
+from airflow_provider_mathpix.common.waiting import check_job, wait_in_process
+from airflow_provider_mathpix.contract.ids import MAX_ID_LENGTH, custom_id_from_uri, validate_id
+from airflow_provider_mathpix.contract.task_ids import job_id_for
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import read_manifest
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from tests.system.support import APP_KEY, run_dag, task_states, xcom, xcom_json_size
 
@@ -224,7 +224,7 @@ def test_a_sensor_mapped_over_job_ids_gates_each_part(airflow_db, emulator, pdf_
 
 def test_xcom_of_a_split_job_stays_small_in_the_worst_case():
     """Longest ids, ten longest errors, a long manifest URI and thousands of parts: < 10 KB."""
-    from airflow_provider_mathpix.operators._results import _short
+    from airflow_provider_mathpix.common.outputs import short_text as _short
 
     sample = [{"custom_id": "c" * 256, "file_id": "f" * 36, "error": _short("e" * 10_000)} for _ in range(10)]
     xcom = {

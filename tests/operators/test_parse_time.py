@@ -6,19 +6,19 @@ import json
 
 import pytest
 
+from airflow_provider_mathpix.common.policy import decide, format_errors_sample, validate_max_error_ratio
 from airflow_provider_mathpix.contract.ids import custom_id_from_uri
-from airflow_provider_mathpix.contract.task_ids import idempotency_key_for, job_id_for
-from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.operators._policy import decide, format_errors_sample, validate_max_error_ratio
-from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
-from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
-from airflow_provider_mathpix.triggers._status import (
+from airflow_provider_mathpix.contract.status import (
     EtaEstimator,
     JobProgress,
     file_outcome,
     format_duration,
     progress_line,
 )
+from airflow_provider_mathpix.contract.task_ids import idempotency_key_for, job_id_for
+from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.operators.files import MathpixSubmitFileOperator
+from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 
 ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:")
 
@@ -198,7 +198,8 @@ def test_file_outcome_waits_for_formats_keyed_by_the_api_name():
 
 
 def test_xcom_of_a_job_stays_small_whatever_the_errors():
-    from airflow_provider_mathpix.operators._results import MAX_ERROR_TEXT, _short
+    from airflow_provider_mathpix.common.outputs import MAX_ERROR_TEXT
+    from airflow_provider_mathpix.common.outputs import short_text as _short
 
     sample = [{"custom_id": "c" * 256, "file_id": "f" * 36, "error": _short("e" * 10_000)} for _ in range(10)]
     xcom = {
@@ -212,15 +213,6 @@ def test_xcom_of_a_job_stays_small_whatever_the_errors():
     }
     assert len(sample[0]["error"]) == MAX_ERROR_TEXT
     assert len(json.dumps(xcom).encode()) < 10_000
-
-
-def test_design_names_are_importable_from_files_module():
-    from airflow_provider_mathpix.operators import files, outputs
-
-    assert files.MathpixDownloadOutputsOperator is outputs.MathpixDownloadOutputsOperator
-    assert files.MathpixDeleteFilesOperator is outputs.MathpixDeleteFilesOperator
-    with pytest.raises(AttributeError):
-        files.NoSuchOperator  # noqa: B018
 
 
 def test_wait_exceptions_survive_pickling_with_their_codes():

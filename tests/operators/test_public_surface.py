@@ -15,12 +15,11 @@ WAIT_FAILURES = ("MathpixFileFailed", "MathpixJobFilesErrored", "MathpixWaitTime
 
 @pytest.mark.parametrize("name", WAIT_FAILURES)
 def test_wait_failures_are_one_class_under_every_import_path(name):
-    from airflow_provider_mathpix.operators import _errors, files, jobs
+    from airflow_provider_mathpix.operators import files, jobs
 
     cls = getattr(exceptions, name)
     assert issubclass(cls, exceptions.MathpixError)
     assert name in exceptions.__all__
-    assert getattr(_errors, name) is cls  # the old module path still works
     for module in (files, jobs):
         if hasattr(module, name):
             assert getattr(module, name) is cls

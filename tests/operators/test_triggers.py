@@ -84,6 +84,7 @@ async def test_job_trigger_success_event_with_counters(emulator, pdf_server, cap
 
     assert events == [
         {
+            "kind": "job_finished",
             "job_id": "job-ok",
             "status": "success",
             "job_status": "completed",
@@ -210,7 +211,15 @@ async def test_file_trigger_waits_for_lagging_formats(emulator, pdf_server):
 
     events = await events_of(trigger)
 
-    assert events == [{"file_id": file_id, "status": "success", "file_status": "completed", "num_pages": 2}]
+    assert events == [
+        {
+            "kind": "file_finished",
+            "file_id": file_id,
+            "status": "success",
+            "file_status": "completed",
+            "num_pages": 2,
+        }
+    ]
     assert MathpixHook().get_file(file_id)["formats"]["docx"] == "completed"
 
 
@@ -273,8 +282,8 @@ async def test_missing_connection_is_one_error_event(monkeypatch):
 
 async def test_file_trigger_missing_connection_is_not_reported_as_a_failed_file():
     """The trigger never reached Mathpix: the event names the cause, and the operator says so."""
+    from airflow_provider_mathpix.common.failures import raise_for_wait_failure
     from airflow_provider_mathpix.exceptions import MathpixFileFailed, MathpixSetupError
-    from airflow_provider_mathpix.operators._results import raise_for_wait_failure
 
     trigger = MathpixFileTrigger("f-1", "no_such_connection", poll_interval=0.05, end_time=time.time() + 5)
     [event] = await events_of(trigger)

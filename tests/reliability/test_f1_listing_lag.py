@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG, ObjectStoragePath
 
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+from airflow_provider_mathpix.common.outputs import JobOutputs
+from airflow_provider_mathpix.contract.events import JobFinished
 from airflow_provider_mathpix.exceptions import MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import read_manifest
 from airflow_provider_mathpix.operators._download import OutputDownloader, _job_targets
-from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
 from airflow_provider_mathpix.operators.jobs import MathpixSubmitJobOperator
 from airflow_provider_mathpix.operators.outputs import MathpixDownloadOutputsOperator
 from tests.system.support import run_dag, task_states, xcom
@@ -74,7 +76,7 @@ def test_a_listing_that_never_catches_up_fails_naming_the_shortfall(
 ) -> None:
     emulator.configure(listing_lag=3600)
     job = _completed_job(emulator, pdf_server)
-    event = {"status": "success", **job}
+    event = JobFinished.from_record(job)
     with MathpixHook() as hook, pytest.raises(MathpixError) as info:
         finish_jobs(
             hook,
@@ -130,7 +132,7 @@ def test_ledger_records_each_document_once_when_the_listing_catches_up_part_way(
         finish_jobs(
             hook,
             "job-ledger",
-            [{"status": "success", **job}],
+            [JobFinished.from_record(job)],
             outputs=JobOutputs(exts=["mmd"], api_base=emulator.url),
             finish=JobFinish(
                 manifest_path=f"{tmp_path}/", listing_timeout=60, recorder=LedgerRecorder(folder)

@@ -9,9 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from airflow_provider_mathpix.common.job_report import JobFinish, finish_jobs
+from airflow_provider_mathpix.common.outputs import JobOutputs
+from airflow_provider_mathpix.contract.events import JobCounters, JobFinished
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.operators._results import JobFinish, JobOutputs, finish_jobs
 
 from .conftest import connect
 from .hostile import HostileServer, Request, answer_json
@@ -64,7 +66,7 @@ def test_manifest_stops_when_more_records_arrive_than_the_job_holds(
 ) -> None:
     with HostileServer(_fresh) as server:
         connect(monkeypatch, server.url)
-        event = {"job_id": "job-1", "status": "success", "file_count": 1, "files_completed": 1}
+        event = JobFinished("job-1", "completed", JobCounters(file_count=1, files_completed=1))
         with MathpixHook() as hook, pytest.raises(MathpixAPIError) as info:
             finish_jobs(
                 hook,

@@ -275,7 +275,7 @@ def test_manifest_write_failure_is_reported(tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_mathpix.exceptions import MathpixError
-    from airflow_provider_mathpix.operators.outputs import _ManifestFeed
+    from airflow_provider_mathpix.operators._download import _ManifestFeed
 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a folder should be")
@@ -289,7 +289,7 @@ def test_manifest_write_failure_is_reported(tmp_path: Path) -> None:
 def test_manifest_feed_writes_every_record(tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_mathpix.operators.outputs import _ManifestFeed
+    from airflow_provider_mathpix.operators._download import _ManifestFeed
 
     path = tmp_path / "m" / "manifest.jsonl"
     feed = _ManifestFeed(ObjectStoragePath(f"file://{path}"))

@@ -9,7 +9,7 @@ are Jinja templates cannot be judged until rendered; those are checked in
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_mathpix._compat import ResolveMixin
@@ -108,3 +108,17 @@ class FastTemplatingMixin:
         ):
             return content
         return super().render_template(content, context, jinja_env, seen_oids)  # type: ignore[misc]
+
+
+def read_once(files: Any) -> Any:
+    """``files`` as a list, reading a mapped upstream's XComs (a lazy sequence) exactly once.
+
+    Why by index: iterating Airflow's lazy XCom sequence probes one offset past its end and
+    logs that miss as an "XCom not found" error; its length is known, so ask for each item.
+    Validation, submission and lineage then all reuse the list.
+    """
+    if isinstance(files, (str, bytes, list, tuple)):
+        return files
+    if isinstance(files, Sequence):
+        return [files[index] for index in range(len(files))]
+    return list(files) if isinstance(files, Iterable) else files

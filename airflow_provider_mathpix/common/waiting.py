@@ -1,97 +1,93 @@
 """Checking and waiting from a worker, producing the same events the triggers yield.
 
 Why mirror the triggers: an operator may wait in-process (``deferrable=False``), check
-once before deferring, or a sensor may poke; whichever path ran, the result is an
-event payload of the same shape as ``MathpixJobTrigger``/``MathpixFileTrigger`` yield,
-so ONE ``execute_complete`` turns every outcome into success or a clear failure.
-The rules (what "done" means, what is transient) live in ``triggers._status``.
+once before deferring, or a sensor may poke; whichever path ran, the result is one of
+the typed events of ``contract.events``, as ``MathpixJobTrigger``/``MathpixFileTrigger``
+yield them, so ONE ``execute_complete`` turns every outcome into success or a clear
+failure. The rules (what "done" means, what is transient) live in ``contract.status``
+and ``triggers.outcomes``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_mathpix.contract.events import JobFinished, TimedOut, WaitEvent, WaitOn
+from airflow_provider_mathpix.contract.status import JobProgress, file_event, job_event, progress_line
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.triggers._status import (
-    JobProgress,
-    error_event_payload,
-    file_event_payload,
-    is_transient,
-    job_event_payload,
-    progress_line,
-)
+from airflow_provider_mathpix.triggers.outcomes import error_event, is_transient
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.triggers.base import BaseTrigger
 
-Check = Callable[[], "dict[str, Any] | None"]
+Check = Callable[[], "WaitEvent | None"]
 
 #: Seconds added to the trigger's own deadline for Airflow's deferral timeout, so the
 #: trigger reports a clean ``timeout`` event before Airflow kills the deferral.
 DEFER_GRACE = 60.0
 
 
-def check_job(hook: MathpixHook, job_id: str, log: logging.Logger | Any) -> dict[str, Any] | None:
-    """One poll of a job: the ``success`` payload when complete, else None."""
+def check_job(hook: MathpixHook, job_id: str, log: logging.Logger | Any) -> JobFinished | None:
+    """One poll of a job: the event when complete, else None."""
     progress = JobProgress.from_record(hook.get_job(job_id))
     log.info("Mathpix job %s: %s", job_id, progress_line(progress, None))
-    payload = job_event_payload(progress)
-    return {"job_id": job_id, **payload} if payload is not None else None
+    return job_event(job_id, progress)
 
 
-def job_counters(hook: MathpixHook, job_id: str) -> dict[str, Any]:
-    """A job's counters as they are now, in the shape of a ``success`` payload.
+def job_counters(hook: MathpixHook, job_id: str) -> JobFinished:
+    """A job's counters as they are now, as the event of its finished wait.
 
     For a job already known to be complete (a part of a split job waited on earlier),
     whose counters a report sums.
     """
-    progress = JobProgress.from_record(hook.get_job(job_id))
-    return {"job_id": job_id, "job_status": progress.status, **progress.as_dict()}
+    return JobProgress.from_record(hook.get_job(job_id)).finished(job_id)
 
 
 def check_file(
     hook: MathpixHook, file_id: str, formats: Sequence[str] | None, log: logging.Logger | Any
-) -> dict[str, Any] | None:
-    """One poll of a file (and the formats that must be ready): a payload when settled."""
+) -> WaitEvent | None:
+    """One poll of a file (and the formats that must be ready): the event once settled."""
     record = hook.get_file(file_id)
     log.info("Mathpix file %s: %s", file_id, record.get("status"))
-    payload = file_event_payload(record, formats)
-    return {"file_id": file_id, **payload} if payload is not None else None
+    return file_event(file_id, record, formats)
 
 
-def check_once(check: Check, ids: dict[str, Any], log: logging.Logger | Any) -> dict[str, Any] | None:
-    """One check where a transient error means "not known yet" and any other ends the wait."""
+def check_once(check: Check, ids: Mapping[str, Any], log: logging.Logger | Any) -> WaitEvent | None:
+    """One check where a transient error means "not known yet" and any other ends the wait.
+
+    ``ids``: what is waited on (``{"job_id": ...}``, ``{"file_id": ...}`` or ``{"batch_id": ...}``).
+    """
     try:
         return check()
     except Exception as exc:
         if is_transient(exc):
             log.warning("Transient error while checking Mathpix (will keep waiting): %s", exc)
             return None
-        return {**ids, **error_event_payload(exc)}
+        return error_event(exc, WaitOn(**ids))
 
 
 def wait_in_process(
     check: Check,
     *,
-    ids: dict[str, Any],
+    ids: Mapping[str, Any],
     poll_interval: float,
     end_time: float,
     log: logging.Logger | Any,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Poll until an event payload, riding out transient errors; ``timeout`` past ``end_time``."""
+) -> WaitEvent:
+    """Poll until an event, riding out transient errors; :class:`TimedOut` past ``end_time``."""
     while True:
-        payload = check_once(check, ids, log)
-        if payload is not None:
-            return payload
+        event = check_once(check, ids, log)
+        if event is not None:
+            return event
         left = end_time - time.time()
         if left <= 0:
-            return {**ids, "status": "timeout", "message": "the deadline passed before Mathpix finished"}
+            return TimedOut(WaitOn(**ids))
         sleep(min(max(poll_interval, 0.05), left))
 
 
@@ -130,18 +126,18 @@ def wait_or_defer(
     operator: BaseOperator,
     check: Check,
     *,
-    ids: dict[str, Any],
+    ids: Mapping[str, Any],
     trigger: Callable[[], BaseTrigger],
     poll_interval: float,
     end_time: float,
     resume: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The one wait every operator does: the event payload, or a deferral.
+) -> WaitEvent:
+    """The one wait every operator does: the event, or a deferral.
 
     Deferrable operators check once first (a finished job or file needs no trigger) and
     otherwise defer to ``trigger()`` -- resuming in ``execute_complete`` with ``resume``
     as extra keyword arguments -- with Airflow's own deferral timeout just past
-    ``end_time``. Others poll in the worker until a payload or the deadline.
+    ``end_time``. Others poll in the worker until an event or the deadline.
     """
     operator._mathpix_submitted = dict(ids)  # type: ignore[attr-defined]  # for on_kill
     if getattr(operator, "deferrable", False):

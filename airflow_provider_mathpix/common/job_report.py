@@ -1,9 +1,8 @@
-"""Turning a finished wait into what a DAG author gets: XCom, a manifest, or a clear failure.
+"""Reporting a completed job: per-file results into a manifest, a small XCom, the policy.
 
-Shared by ``MathpixSubmitFileOperator``, ``MathpixSubmitJobOperator`` and the sensors,
-so the XCom contract of ``design.md`` is built in exactly one place:
+Shared by ``MathpixSubmitJobOperator`` and ``MathpixJobSensor``, so the job XCom of
+``design.md`` is built in exactly one place:
 
-- file: ``{"file_id", "status", "num_pages", "outputs": {ext: uri}, "error"}``
 - job:  ``{"job_id", "status", "file_count", "files_completed", "files_errored",
   "manifest_uri", "errors_sample": [...<=10]}`` -- under 10 KB whatever the job size,
   because per-file results are streamed into the manifest, never into XCom.
@@ -17,160 +16,26 @@ import logging
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_mathpix.contract.formats import download_ext
-from airflow_provider_mathpix.exceptions import (
-    MathpixAPIError,
-    MathpixFileFailed,
-    MathpixSetupError,
-    MathpixWaitTimeout,
-)
-from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.manifests import manifest_uri as uri_of
-from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
-from airflow_provider_mathpix.operators._listing import (
+from airflow_provider_mathpix.common.failures import finished_as
+from airflow_provider_mathpix.common.listing import (
     LISTING_RECHECK,
     LISTING_TIMEOUT,
     ListingShort,
     counted,
     gave_up,
 )
-from airflow_provider_mathpix.operators._policy import ERRORS_SAMPLE_SIZE, enforce_policy
-from airflow_provider_mathpix.storage import destination_for
-from airflow_provider_mathpix.triggers._status import record_error_text
+from airflow_provider_mathpix.common.outputs import JobOutputs, short_text
+from airflow_provider_mathpix.common.policy import ERRORS_SAMPLE_SIZE, enforce_policy
+from airflow_provider_mathpix.contract.events import JobFinished, WaitEvent
+from airflow_provider_mathpix.contract.status import record_error_text
+from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.hooks.mathpix import MathpixHook
+from airflow_provider_mathpix.manifests import manifest_uri as uri_of
+from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
 
-#: Longest error text kept per sample entry: 10 entries must fit well inside 10 KB.
-MAX_ERROR_TEXT = 300
-#: Outputs Mathpix always produces, whatever ``conversion_formats`` asked for.
-ALWAYS_FORMATS = ("mmd",)
-
-
-def output_exts(conversion_formats: Mapping[str, bool] | Sequence[str] | None) -> list[str]:
-    """``mmd`` plus every requested (true) conversion format, in a stable order."""
-    if isinstance(conversion_formats, Mapping):
-        requested = [fmt for fmt, on in conversion_formats.items() if on]
-    else:
-        requested = list(conversion_formats or ())
-    return list(dict.fromkeys([*ALWAYS_FORMATS, *(download_ext(fmt) for fmt in requested)]))
-
-
-def output_uris(
-    file_id: str,
-    exts: Sequence[str],
-    *,
-    api_base: str,
-    destination_uri: str | None = None,
-    destination_basename: str | None = None,
-) -> dict[str, str]:
-    """Where each output lives: ``<destination_uri>/<basename>.<ext>`` or the API download URL."""
-    if destination_uri:
-        base = destination_uri.rstrip("/")
-        name = destination_basename or file_id
-        return {ext: f"{base}/{name}.{ext}" for ext in exts}
-    return {ext: f"{api_base}/files/v1/{file_id}.{ext}" for ext in exts}
-
-
-def _short(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_ERROR_TEXT:
-        return text
-    return text[: MAX_ERROR_TEXT - 1] + "…"
-
-
-# --------------------------------------------------------------------------- single file
-
-
-def file_xcom(
-    file_id: str,
-    record: Mapping[str, Any] | None,
-    *,
-    exts: Sequence[str],
-    api_base: str,
-    destination_uri: str | None,
-    destination_basename: str | None,
-    status: str | None = None,
-) -> dict[str, Any]:
-    """The single-file XCom of ``design.md``."""
-    record = record or {}
-    error = record_error_text(record) if record.get("status") == "error" else None
-    return {
-        "file_id": file_id,
-        "status": status or record.get("status") or "submitted",
-        "num_pages": record.get("num_pages"),
-        "outputs": output_uris(
-            file_id,
-            exts,
-            api_base=api_base,
-            destination_uri=destination_uri,
-            destination_basename=destination_basename,
-        ),
-        "error": _short(error),
-    }
-
-
-def raise_for_wait_failure(event: Mapping[str, Any]) -> None:
-    """Turn an ``error``/``timeout`` event into the matching exception; ``success`` passes."""
-    status = event.get("status")
-    if status == "success":
-        return
-    if status == "timeout":
-        if event.get("job_id"):
-            what = f"job {event['job_id']}"
-        elif event.get("batch_id") is not None:
-            what = f"image batch {event['batch_id']}"
-        else:
-            what = f"file {event.get('file_id')}"
-        raise MathpixWaitTimeout(
-            f"Timed out waiting for Mathpix {what}: {event.get('message')}",
-            job_id=event.get("job_id"),
-            file_id=event.get("file_id"),
-        )
-    if status == "error":
-        code = str(event.get("code") or "error")
-        message = str(event.get("message") or "")
-        if event.get("stage") == "setup":
-            raise MathpixSetupError(code, message)
-        # Only Mathpix's own verdict on the file is a failed file; an exception on our side is not.
-        from_mathpix = event.get("http_status") is None and "stage" not in event
-        if from_mathpix and event.get("file_id") and not event.get("job_id"):
-            raise MathpixFileFailed(str(event["file_id"]), code, message)
-        raise MathpixAPIError(code, event.get("http_status"), message)
-    raise MathpixAPIError("unexpected_event", None, f"unexpected trigger event {dict(event)!r}")
-
-
-# --------------------------------------------------------------------------- jobs
-
-
-@dataclass
-class JobOutputs:
-    """How to name a job member's outputs without remembering every item.
-
-    ``destination_prefix`` gives ``<prefix>/<custom_id>/<custom_id>.<ext>``; ``overrides``
-    holds the few items that set their own ``destination_uri``/``destination_basename``
-    (only possible for an explicit ``files`` list, which is in memory anyway).
-    """
-
-    exts: list[str]
-    api_base: str
-    destination_prefix: str | None = None
-    overrides: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    #: Source URIs of an explicit ``files`` list (for the data-source check); empty otherwise.
-    sources: list[str] = field(default_factory=list)
-
-    def for_file(self, file_id: str, custom_id: str | None) -> dict[str, str]:
-        dest: str | None = None
-        basename: str | None = None
-        if custom_id is not None and custom_id in self.overrides:
-            dest, basename = self.overrides[custom_id]
-        elif self.destination_prefix and custom_id:
-            dest, basename = destination_for(self.destination_prefix, custom_id), custom_id
-        return output_uris(
-            file_id, self.exts, api_base=self.api_base, destination_uri=dest, destination_basename=basename
-        )
-
-
-#: Errored files' records fetched at once for their reasons (one GET each: the listing has none).
 ERROR_FETCH_CONCURRENCY = 16
 #: Errored files taken from the listing before their reasons are fetched together.
 ERROR_FETCH_BLOCK = 1000
@@ -263,7 +128,7 @@ def iter_job_records(
         }
         if len(errors_sample) < ERRORS_SAMPLE_SIZE:
             errors_sample.append(
-                {"custom_id": record["custom_id"], "file_id": record["file_id"], "error": _short(error)}
+                {"custom_id": record["custom_id"], "file_id": record["file_id"], "error": short_text(error)}
             )
         yield record
 
@@ -275,7 +140,7 @@ def sample_errors(hook: MathpixHook, job_ids: Sequence[str]) -> list[dict[str, A
     for item in itertools.islice(itertools.chain.from_iterable(listings), ERRORS_SAMPLE_SIZE):
         error = _file_error(hook, item["file_id"])
         sample.append(
-            {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": _short(error)}
+            {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": short_text(error)}
         )
     return sample
 
@@ -303,22 +168,22 @@ class JobFinish:
 
 def finish_job(
     hook: MathpixHook,
-    event: Mapping[str, Any],
+    event: WaitEvent | Mapping[str, Any],
     *,
     outputs: JobOutputs,
     finish: JobFinish,
     log: logging.Logger | Any,
 ) -> dict[str, Any]:
     """From a job event to the XCom value, or raise: API error, timeout, too many errored files."""
-    raise_for_wait_failure(event)
-    return finish_jobs(hook, str(event["job_id"]), [event], outputs=outputs, finish=finish, log=log)
+    finished = finished_as(event, JobFinished)
+    return finish_jobs(hook, finished.job_id, [finished], outputs=outputs, finish=finish, log=log)
 
 
 def _write_checked_manifest(
     hook: MathpixHook,
     name: str,
     path: Any,
-    parts: Sequence[Mapping[str, Any]],
+    parts: Sequence[JobFinished],
     outputs: JobOutputs,
     finish: JobFinish,
     errors_sample: list[dict[str, Any]],
@@ -336,8 +201,10 @@ def _write_checked_manifest(
         errors_sample.clear()
         records: Iterator[dict[str, Any]] = itertools.chain.from_iterable(
             (
-                {**record, "job_id": str(part["job_id"])} if split else record
-                for record in iter_job_records(hook, str(part["job_id"]), outputs, errors_sample, part)
+                {**record, "job_id": part.job_id} if split else record
+                for record in iter_job_records(
+                    hook, part.job_id, outputs, errors_sample, part.counters.as_dict()
+                )
             )
             for part in parts
         )
@@ -362,7 +229,7 @@ def _write_checked_manifest(
 def finish_jobs(
     hook: MathpixHook,
     name: str,
-    parts: Sequence[Mapping[str, Any]],
+    parts: Sequence[JobFinished],
     *,
     outputs: JobOutputs,
     finish: JobFinish,
@@ -370,14 +237,14 @@ def finish_jobs(
 ) -> dict[str, Any]:
     """Report completed jobs as one: summed counters, one manifest, the policy on the totals.
 
-    ``parts`` are the ``success`` payloads of every job (one for an ordinary job; one
+    ``parts`` are the finished events of every job (one for an ordinary job; one
     per part of a job split by ``max_files_per_job``, named ``name``). With several
     parts each manifest record also says which ``job_id`` holds the file.
     """
-    job_ids = [str(part["job_id"]) for part in parts]
+    job_ids = [part.job_id for part in parts]
     split = len(parts) > 1
-    file_count = sum(int(part.get("file_count") or 0) for part in parts)
-    files_errored = sum(int(part.get("files_errored") or 0) for part in parts)
+    file_count = sum(part.counters.file_count for part in parts)
+    files_errored = sum(part.counters.files_errored for part in parts)
     errors_sample: list[dict[str, Any]] = []
     manifest_uri: str | None = None
     if finish.write_manifest:
@@ -387,13 +254,13 @@ def finish_jobs(
         log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)
     elif files_errored:
         errors_sample = sample_errors(hook, job_ids)
-    statuses = [str(part.get("job_status") or "completed") for part in parts]
+    statuses = [part.job_status for part in parts]
     xcom = {
         "job_id": name,
         # One part not completed (never expected: each was waited on) is not hidden.
         "status": next((s for s in statuses if s != "completed"), "completed"),
         "file_count": file_count,
-        "files_completed": sum(int(part.get("files_completed") or 0) for part in parts),
+        "files_completed": sum(part.counters.files_completed for part in parts),
         "files_errored": files_errored,
         "manifest_uri": manifest_uri,
         "errors_sample": errors_sample,
@@ -410,3 +277,16 @@ def finish_jobs(
         log=log,
         note=more,
     )
+
+
+def empty_job_xcom(job_id: str) -> dict[str, Any]:
+    """The job XCom when nothing was submitted (nothing matched, or nothing new to convert)."""
+    return {
+        "job_id": job_id,
+        "status": "empty",
+        "file_count": 0,
+        "files_completed": 0,
+        "files_errored": 0,
+        "manifest_uri": None,
+        "errors_sample": [],
+    }

@@ -1,0 +1,1 @@
+"""What operators and sensors share: waiting, results, policy, argument checks, job parts."""
