@@ -85,9 +85,14 @@ class Console:
         self._saved = (os.dup(1), os.dup(2))
         self._out = os.fdopen(os.dup(self._saved[0]), "w", buffering=1, encoding="utf-8")
         with self.log_path.open("ab") as log:
+            # The follower starts reading here, not at the end it finds when its thread gets
+            # to run: lines written in between would otherwise never be shown.
+            start = log.tell()
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
-        self._follower = threading.Thread(target=self._follow, name="demo-progress", daemon=True)
+        self._follower = threading.Thread(
+            target=self._follow, args=(start,), name="demo-progress", daemon=True
+        )
         self._follower.start()
         try:
             yield
@@ -103,10 +108,10 @@ class Console:
             self._out.close()
             self._out = sys.stdout
 
-    def _follow(self) -> None:
-        """Echo the provider's progress lines as they reach the log (until stopped, then drain)."""
+    def _follow(self, start: int) -> None:
+        """Echo the provider's progress lines written to the log from ``start`` on (until stopped, then drain)."""
         with self.log_path.open("r", encoding="utf-8", errors="replace") as log:
-            log.seek(0, os.SEEK_END)
+            log.seek(start)
             pending = ""
             while True:
                 chunk = log.readline()

@@ -36,6 +36,7 @@ from airflow_provider_mathpix import manifests, storage
 from airflow_provider_mathpix._compat import Asset, BaseOperator, ObjectStoragePath
 from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.common.validation import duration_seconds, is_template
+from airflow_provider_mathpix.contract.errors import InvalidInput
 from airflow_provider_mathpix.contract.ids import validate_id
 from airflow_provider_mathpix.contract.requests_files import download_request
 from airflow_provider_mathpix.contract.task_ids import ids_from_context, job_id_for
@@ -90,8 +91,8 @@ def validate_formats(formats: object) -> list[str]:
         ext = ext.removeprefix(".")
         try:
             download_request("validation", ext)  # the hook's own extension rule
-        except MathpixValidationError as exc:
-            raise MathpixValidationError(f"formats[{i}]: {exc}") from exc
+        except InvalidInput as exc:
+            raise MathpixValidationError(f"formats[{i}]: {exc}") from None
         if ext not in out:
             out.append(ext)
     return out
