@@ -109,7 +109,7 @@ class Console:
             self._out = sys.stdout
 
     def _follow(self, start: int) -> None:
-        """Echo the provider's progress lines written to the log from ``start`` on (until stopped, then drain)."""
+        """Echo provider progress lines written to the log from ``start`` on (until stopped, then drain)."""
         with self.log_path.open("r", encoding="utf-8", errors="replace") as log:
             log.seek(start)
             pending = ""
