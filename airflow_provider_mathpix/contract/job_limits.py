@@ -59,7 +59,6 @@ class JobItemChecker:
     def __init__(self, *, needs_destination: bool = False) -> None:
         self._seen: set[bytes] = set()
         self._needs_destination = needs_destination
-        self.count = 0
 
     def check(self, item: object, index: int) -> dict[str, Any]:
         if not isinstance(item, Mapping):
@@ -88,5 +87,4 @@ class JobItemChecker:
                     "derived from its source_uri, so a source listed twice repeats it)"
                 )
             self._seen.add(digest)
-        self.count += 1
         return out

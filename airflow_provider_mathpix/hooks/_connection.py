@@ -86,7 +86,7 @@ def _check_key(where: str, key: str) -> None:
     """A header value must be printable ASCII; the message gives a position, never the key.
 
     Why here: httpx would refuse it at send time with "Illegal header value b'…'", an
-    escaped copy of the key that log maskers do not recognise (and that was retried).
+    escaped copy of the key that log maskers do not recognise (and the failure would be retried).
     """
     for index, char in enumerate(key):
         if not " " <= char <= "~":

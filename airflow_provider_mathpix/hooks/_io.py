@@ -11,15 +11,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from typing import IO, Any
+from typing import IO
 
 from airflow_provider_mathpix.exceptions import MathpixError, MathpixValidationError
 
 PathOrFile = str | os.PathLike[str] | IO[bytes]
-
-
-def _is_path(value: object) -> bool:
-    return isinstance(value, (str, os.PathLike))
 
 
 class UploadSource:
@@ -27,8 +23,8 @@ class UploadSource:
 
     def __init__(self, path_or_fileobj: PathOrFile, filename: str | None) -> None:
         self._attempts = 0
-        if _is_path(path_or_fileobj):
-            self.path: str | None = os.fspath(path_or_fileobj)  # type: ignore[arg-type]
+        if isinstance(path_or_fileobj, (str, os.PathLike)):
+            self.path: str | None = os.fspath(path_or_fileobj)
             if not os.path.isfile(self.path):
                 raise MathpixValidationError(f"path_or_fileobj {self.path!r} is not an existing file")
             self.fileobj: IO[bytes] | None = None
@@ -40,7 +36,7 @@ class UploadSource:
                 "path_or_fileobj must be a path or a file object opened in binary mode"
             )
         self.path = None
-        self.fileobj = path_or_fileobj  # type: ignore[assignment]
+        self.fileobj = path_or_fileobj
         name = getattr(path_or_fileobj, "name", None)
         self.filename = filename or (os.path.basename(name) if isinstance(name, str) else "")
         if not self.filename:
@@ -71,8 +67,8 @@ class DownloadSink:
     def __init__(self, to: PathOrFile) -> None:
         self._written = 0
         self._handle: IO[bytes] | None = None
-        if _is_path(to):
-            self.path: str | None = os.fspath(to)  # type: ignore[arg-type]
+        if isinstance(to, (str, os.PathLike)):
+            self.path: str | None = os.fspath(to)
             parent = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(parent):
                 raise MathpixValidationError(f"to: directory {parent!r} does not exist")
@@ -82,9 +78,9 @@ class DownloadSink:
         if not hasattr(to, "write") or isinstance(to, io.TextIOBase):
             raise MathpixValidationError("to must be a path or a file object opened in binary mode")
         self.path = None
-        self.fileobj = to  # type: ignore[assignment]
+        self.fileobj = to
         seekable = getattr(to, "seekable", None)
-        self._start = to.tell() if seekable and seekable() else -1  # type: ignore[union-attr]
+        self._start = to.tell() if seekable and seekable() else -1
 
     @property
     def written(self) -> int:
@@ -126,7 +122,3 @@ class DownloadSink:
 
     def __repr__(self) -> str:
         return f"DownloadSink({self.path or self.fileobj!r})"
-
-
-def describe(value: Any) -> str:
-    return os.fspath(value) if _is_path(value) else type(value).__name__

@@ -92,7 +92,7 @@ class _StopAtDeadline(tenacity.stop.stop_base):
         return self.budget.left() - retry_state.upcoming_sleep <= 0
 
 
-def _log_before_sleep(logger: Any, settings: ClientSettings):  # type: ignore[no-untyped-def]
+def _log_before_sleep(logger: Any, settings: ClientSettings) -> Callable[[tenacity.RetryCallState], None]:
     def before_sleep(retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
