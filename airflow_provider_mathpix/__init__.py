@@ -16,7 +16,7 @@ def get_provider_info() -> dict[str, Any]:
     the hook because Airflow >= 3.2 builds the UI form from provider info without
     importing the hook.
     """
-    from airflow_provider_mathpix.hooks._connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+    from airflow_provider_mathpix.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
     return {
         "package-name": "airflow-provider-mathpix",

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from airflow_provider_mathpix.contract.uris import is_loopback_host
 from airflow_provider_mathpix.exceptions import MathpixValidationError
-from airflow_provider_mathpix.hooks._connection_form import (
+from airflow_provider_mathpix.hooks.connection_form import (
     CONN_FIELDS,
     DEFAULT_BASE_URL,
     DEFAULT_MAX_RETRIES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_mathpix.hooks._connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_provider_mathpix.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
 
 def ui_field_behaviour() -> dict[str, Any]:

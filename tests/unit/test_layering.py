@@ -50,7 +50,12 @@ ISLANDS = ("testing",)
 SHARED_PRIVATE = {"_compat"}
 
 #: Files allowed past the size rule, each with its reason.
-LONG_FILES: dict[str, str] = {}
+LONG_FILES: dict[str, str] = {
+    "airflow_provider_mathpix/operators/jobs.py": (
+        "the job operator alone (its checks, walks, waits and results are in common/); "
+        "its class docstring documents every argument where Airflow's UI and help() show them"
+    ),
+}
 MAX_LINES = 500
 
 
