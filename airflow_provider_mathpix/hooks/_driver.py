@@ -99,22 +99,28 @@ class OperationDriver(BaseHook):
 
         The client is opened at the first request (not before: bad input is refused
         before the connection is read, as in :meth:`_run`) and closed with the operation
-        unless the caller's ``async with hook:`` block already holds one.
+        unless the caller's ``async with hook:`` block already holds one (a trigger's
+        polls: then nothing is set up per call).
         """
-        with validation_errors():
-            async with contextlib.AsyncExitStack() as stack:
+        entered = False
 
-                async def perform(step: Step) -> Any:
-                    if isinstance(step, Send) and self._aclient is None:
-                        # A failure to open the client is the step's, thrown into the operation.
-                        await stack.enter_async_context(self)
-                    return await self._aperform(step)
+        async def enter_and_perform(step: Step) -> Any:
+            nonlocal entered
+            await self.__aenter__()  # inside the step, so a failure is thrown into the operation
+            entered = True
+            return await self._aperform(step)
 
+        try:
+            with validation_errors():
                 steps = Stepper(operation)
                 for step in steps:
-                    await steps.aoutcome(perform, step)
+                    opening = not entered and isinstance(step, Send) and self._aclient is None
+                    await steps.aoutcome(enter_and_perform if opening else self._aperform, step)
                     del step
                 return steps.result
+        finally:
+            if entered:
+                await self.__aexit__(None, None, None)
 
     def _perform(self, step: Step) -> Any:
         if isinstance(step, Send):
