@@ -35,7 +35,7 @@ from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: The providers Mathpix can register (the contract's rule, kept in ``models``).
+#: The providers Mathpix can register (the contract's rule, kept in ``contract.requests_data_sources``).
 PROVIDERS = tuple(DATA_SOURCE_PROVIDERS)
 
 

@@ -27,7 +27,7 @@ def is_transient(exc: BaseException) -> bool:
     deadline, while anything the caller must fix (401, 404, a monthly quota) ends it.
     """
     if isinstance(exc, MathpixAPIError):
-        # The retry rules are the hook's (models.is_retryable), written once; a format
+        # The retry rules are the hook's (contract.retry.is_retryable), written once; a format
         # still converting is a state to wait on, not a failure.
         return exc.code in WAITABLE_CODES or is_retryable(exc.http_status, exc.code)
     return isinstance(exc, (httpx.TransportError, TimeoutError, ConnectionError))
