@@ -29,32 +29,51 @@ from airflow_provider_mathpix.common.listing import (
 )
 from airflow_provider_mathpix.common.outputs import JobOutputs, short_text
 from airflow_provider_mathpix.common.policy import ERRORS_SAMPLE_SIZE, enforce_policy
+from airflow_provider_mathpix.common.validation import is_template
 from airflow_provider_mathpix.contract.events import JobFinished, WaitEvent
 from airflow_provider_mathpix.contract.status import record_error_text
-from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.manifests import manifest_uri as uri_of
 from airflow_provider_mathpix.manifests import resolve_manifest_path, write_manifest
 
+#: Errored files' records fetched at once. Against the emulator on loopback the client's
+#: CPU bounds the rate (bare httpx peaks near 4 in flight, httpcore's pool scan grows with
+#: the pool); against api.mathpix.com each GET waits a round trip, so the rate is about
+#: this many per RTT. 16 keeps a remote job's reasons ~16x faster than one at a time
+#: while costing ~1.5x the CPU per GET of 4 on loopback (see benchmarks/manifest_errored.py).
 ERROR_FETCH_CONCURRENCY = 16
 #: Errored files taken from the listing before their reasons are fetched together.
 ERROR_FETCH_BLOCK = 1000
+
+#: ``manifest_error_reasons``: every errored file's reason fetched (one GET each) ...
+ERROR_REASONS_ALL = "all"
+#: ... or only the XCom ``errors_sample``'s: the manifest is written at listing speed.
+ERROR_REASONS_SAMPLE = "sample"
+ERROR_REASONS = (ERROR_REASONS_ALL, ERROR_REASONS_SAMPLE)
+
+
+def checked_error_reasons(value: Any, *, at_parse_time: bool, field: str = "manifest_error_reasons") -> Any:
+    """``value`` if it is one of :data:`ERROR_REASONS` (or a template not rendered yet), else raise."""
+    if is_template(value, at_parse_time):
+        return value
+    if not isinstance(value, str) or value not in ERROR_REASONS:
+        raise MathpixValidationError(
+            f"{field} must be 'all' (every errored file's reason in the manifest, one request "
+            f"each) or 'sample' (reasons for the XCom errors_sample only), got {value!r}"
+        )
+    return value
 
 
 def _unavailable(exc: MathpixAPIError) -> str:
     return f"(error detail unavailable: {exc.code})"
 
 
-def _file_error(hook: MathpixHook, file_id: str) -> str:
-    """An errored file's reason, from its own record (the job listing does not carry it)."""
-    try:
-        return record_error_text(hook.get_file(file_id))
-    except MathpixAPIError as exc:
-        return _unavailable(exc)
-
-
 async def _afile_errors(hook: MathpixHook, file_ids: Sequence[str]) -> list[str]:
-    """The reasons of ``file_ids``, in order, at most :data:`ERROR_FETCH_CONCURRENCY` at once."""
+    """The reasons of ``file_ids``, in order, at most :data:`ERROR_FETCH_CONCURRENCY` at once.
+
+    On the caller's client when it holds ``async with hook:`` (one pool for every block).
+    """
     slots = asyncio.Semaphore(ERROR_FETCH_CONCURRENCY)
 
     async def one(file_id: str) -> str:
@@ -68,18 +87,39 @@ async def _afile_errors(hook: MathpixHook, file_ids: Sequence[str]) -> list[str]
         return list(await asyncio.gather(*(one(file_id) for file_id in file_ids)))
 
 
+def _file_errors(hook: MathpixHook, file_ids: Sequence[str]) -> list[str]:
+    return asyncio.run(_afile_errors(hook, file_ids)) if file_ids else []
+
+
 def _with_errors(
     hook: MathpixHook, items: Iterable[Mapping[str, Any]]
 ) -> Iterator[tuple[Mapping[str, Any], str]]:
     """Each errored listing item with its reason, fetched concurrently a block at a time.
 
-    A block bounds memory (one listing page) while its GETs overlap: the manifest of a job
-    with many errored files then costs about the listing plus a 16th of the GETs' latency.
+    A block bounds memory (one listing page) while its GETs overlap; one event loop and
+    one connection pool serve every block. The manifest of a job with many errored files
+    then costs about the listing plus a 16th of the GETs' latency.
     """
     listed = iter(items)
-    while block := list(itertools.islice(listed, ERROR_FETCH_BLOCK)):
-        errors = asyncio.run(_afile_errors(hook, [item["file_id"] for item in block]))
-        yield from zip(block, errors, strict=True)
+    with asyncio.Runner() as loop:
+        loop.run(hook.__aenter__())
+        try:
+            while block := list(itertools.islice(listed, ERROR_FETCH_BLOCK)):
+                errors = loop.run(_afile_errors(hook, [item["file_id"] for item in block]))
+                yield from zip(block, errors, strict=True)
+        finally:
+            loop.run(hook.__aexit__(None, None, None))
+
+
+def _with_sample_errors(
+    hook: MathpixHook, items: Iterable[Mapping[str, Any]], wanted: int
+) -> Iterator[tuple[Mapping[str, Any], str | None]]:
+    """The first ``wanted`` errored items with their reasons, the rest as listed (``None``)."""
+    listed = iter(items)
+    head = list(itertools.islice(listed, wanted))
+    yield from zip(head, _file_errors(hook, [item["file_id"] for item in head]), strict=True)
+    for item in listed:
+        yield item, None
 
 
 def iter_job_records(
@@ -88,6 +128,7 @@ def iter_job_records(
     outputs: JobOutputs,
     errors_sample: list[dict[str, Any]],
     counters: Mapping[str, Any] | None = None,
+    error_reasons: str = ERROR_REASONS_ALL,
 ) -> Iterator[dict[str, Any]]:
     """Per-file results, page by page: completed files, then errored ones (with their error).
 
@@ -95,6 +136,9 @@ def iter_job_records(
     listings. An errored file's reason is on its own record (one GET each, fetched
     concurrently a block at a time); the first
     :data:`ERRORS_SAMPLE_SIZE` are also appended to ``errors_sample`` for XCom.
+    With ``error_reasons="sample"`` only those are fetched: every other errored record
+    has ``"error": None`` and ``"error_fetched": False`` (the field every errored record
+    carries), so the manifest is written at the listing's speed.
     With the job's ``counters`` (``file_count``, ``files_completed``, ``files_errored``)
     each listing is checked against them (see ``_listing``): :class:`ListingShort` at
     the end of a listing that trails them, ``invalid_response`` past ``file_count``.
@@ -117,16 +161,23 @@ def iter_job_records(
             "error": None,
             "outputs": outputs.for_file(item["file_id"], item.get("custom_id")),
         }
-    for item, error in _with_errors(hook, errored):
+    # Sized when the errored listing starts: a split job's earlier parts filled the sample.
+    with_errors = (
+        _with_errors(hook, errored)
+        if error_reasons == ERROR_REASONS_ALL
+        else _with_sample_errors(hook, errored, ERRORS_SAMPLE_SIZE - len(errors_sample))
+    )
+    for item, error in with_errors:
         record = {
             "file_id": item["file_id"],
             "custom_id": item.get("custom_id"),
             "filename": item.get("filename"),
             "status": "error",
             "error": error,
+            "error_fetched": error is not None,
             "outputs": {},
         }
-        if len(errors_sample) < ERRORS_SAMPLE_SIZE:
+        if error is not None and len(errors_sample) < ERRORS_SAMPLE_SIZE:
             errors_sample.append(
                 {"custom_id": record["custom_id"], "file_id": record["file_id"], "error": short_text(error)}
             )
@@ -136,13 +187,12 @@ def iter_job_records(
 def sample_errors(hook: MathpixHook, job_ids: Sequence[str]) -> list[dict[str, Any]]:
     """Up to 10 errored files (across ``job_ids``) with their errors, when no manifest is written."""
     listings = (hook.iter_job_files(job_id, status="error") for job_id in job_ids)
-    sample: list[dict[str, Any]] = []
-    for item in itertools.islice(itertools.chain.from_iterable(listings), ERRORS_SAMPLE_SIZE):
-        error = _file_error(hook, item["file_id"])
-        sample.append(
-            {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": short_text(error)}
-        )
-    return sample
+    items = list(itertools.islice(itertools.chain.from_iterable(listings), ERRORS_SAMPLE_SIZE))
+    errors = _file_errors(hook, [item["file_id"] for item in items])
+    return [
+        {"custom_id": item.get("custom_id"), "file_id": item["file_id"], "error": short_text(error)}
+        for item, error in zip(items, errors, strict=True)
+    ]
 
 
 def _feeding(records: Iterator[dict[str, Any]], sink: Any) -> Iterator[dict[str, Any]]:
@@ -164,6 +214,11 @@ class JobFinish:
     recorder: Any = None
     #: Seconds to wait for the job's listing to catch up with its counters (see ``_listing``).
     listing_timeout: float = LISTING_TIMEOUT
+    #: ``"all"``: every errored file's reason in the manifest; ``"sample"``: the XCom's only.
+    error_reasons: str = ERROR_REASONS_ALL
+
+    def __post_init__(self) -> None:
+        checked_error_reasons(self.error_reasons, at_parse_time=False)
 
 
 def finish_job(
@@ -203,7 +258,7 @@ def _write_checked_manifest(
             (
                 {**record, "job_id": part.job_id} if split else record
                 for record in iter_job_records(
-                    hook, part.job_id, outputs, errors_sample, part.counters.as_dict()
+                    hook, part.job_id, outputs, errors_sample, part.counters.as_dict(), finish.error_reasons
                 )
             )
             for part in parts
@@ -249,6 +304,13 @@ def finish_jobs(
     manifest_uri: str | None = None
     if finish.write_manifest:
         path = resolve_manifest_path(finish.manifest_path, job_id=name, conn_id=finish.manifest_conn_id)
+        if finish.error_reasons == ERROR_REASONS_ALL and files_errored > ERROR_FETCH_BLOCK:
+            log.info(
+                "Fetching the reasons of %s errored files for the manifest (one request each, %d at "
+                "a time); manifest_error_reasons='sample' writes it at listing speed instead",
+                f"{files_errored:,}",
+                ERROR_FETCH_CONCURRENCY,
+            )
         written = _write_checked_manifest(hook, name, path, parts, outputs, finish, errors_sample, log)
         manifest_uri = uri_of(path)
         log.info("Wrote the manifest of job %s (%s files) to %s", name, f"{written:,}", manifest_uri)

@@ -24,7 +24,13 @@ from airflow_provider_mathpix._compat import BaseOperator, conf
 from airflow_provider_mathpix.common.data_source_check import check_data_sources
 from airflow_provider_mathpix.common.failures import finished_as
 from airflow_provider_mathpix.common.job_parts import listed_job_ids, part_job_id, part_job_ids, parts_xcom
-from airflow_provider_mathpix.common.job_report import JobFinish, empty_job_xcom, finish_job
+from airflow_provider_mathpix.common.job_report import (
+    ERROR_REASONS_ALL,
+    JobFinish,
+    checked_error_reasons,
+    empty_job_xcom,
+    finish_job,
+)
 from airflow_provider_mathpix.common.job_sources import check_job_sources, positive_int
 from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.common.outputs import JobOutputs, output_exts
@@ -112,6 +118,9 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
     :param manifest_path: where the JSON Lines manifest goes (URI, local path or
         ObjectStoragePath; a trailing ``/`` means a folder); default under AIRFLOW_HOME.
     :param manifest_conn_id: storage connection for a manifest URI given as a string.
+    :param manifest_error_reasons: ``"all"`` (default): each errored file's reason in the
+        manifest (one request per errored file); ``"sample"``: only XCom's ``errors_sample``
+        has reasons, the manifest is written at listing speed (``"error_fetched": false``).
     :param listing_timeout: seconds to wait for the job's file listing to catch up with its
         counters (Mathpix may list files after counting them done); past it the task fails
         naming the shortfall instead of succeeding short.
@@ -150,6 +159,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         "ledger_conn_id",
         "source_conn_id",
         "manifest_conn_id",
+        "manifest_error_reasons",
         "mathpix_conn_id",
     )
     template_fields_renderers = {"options": "json", "files": "json", "metadata": "json"}
@@ -188,6 +198,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         fail_on_file_errors: bool = True,
         manifest_path: str | ObjectStoragePath | None = None,
         manifest_conn_id: str | None = None,
+        manifest_error_reasons: str = ERROR_REASONS_ALL,
         listing_timeout: float = LISTING_TIMEOUT,
         mathpix_conn_id: str = MathpixHook.default_conn_name,
         wait_for_completion: bool = True,
@@ -226,6 +237,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         self.fail_on_file_errors = fail_on_file_errors
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
+        self.manifest_error_reasons = manifest_error_reasons
         self.listing_timeout = duration_seconds(listing_timeout, "listing_timeout", allow_zero=True)
         self.mathpix_conn_id = mathpix_conn_id
         self.wait_for_completion = wait_for_completion
@@ -255,6 +267,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
         if self.job_id is not None and not is_template(self.job_id, at_parse_time):
             validate_id(self.job_id, "job_id")
         validate_incremental(self, at_parse_time=at_parse_time)
+        checked_error_reasons(self.manifest_error_reasons, at_parse_time=at_parse_time)
         options = self._job_options()
         if at_parse_time and has_template(options):
             return options
@@ -501,6 +514,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             fail_on_file_errors=self.fail_on_file_errors,
             recorder=recorder_for(self),
             listing_timeout=self.listing_timeout,
+            error_reasons=self.manifest_error_reasons,
         )
 
     def _finish(

@@ -24,7 +24,12 @@ from airflow_provider_mathpix._compat import (
     conf,
 )
 from airflow_provider_mathpix.common.failures import finished_as, read_event
-from airflow_provider_mathpix.common.job_report import JobFinish, finish_job
+from airflow_provider_mathpix.common.job_report import (
+    ERROR_REASONS_ALL,
+    JobFinish,
+    checked_error_reasons,
+    finish_job,
+)
 from airflow_provider_mathpix.common.listing import LISTING_TIMEOUT
 from airflow_provider_mathpix.common.outputs import JobOutputs, file_xcom, output_exts
 from airflow_provider_mathpix.common.policy import validate_max_error_ratio
@@ -137,6 +142,9 @@ class MathpixJobSensor(_MathpixSensor):
     :param fail_on_file_errors: False turns every file error into a warning.
     :param manifest_path: where to write the manifest (default under AIRFLOW_HOME, per job).
     :param write_manifest: False skips the manifest (XCom still carries an errors sample).
+    :param manifest_error_reasons: ``"all"`` (default) or ``"sample"``, as for
+        ``MathpixSubmitJobOperator``: ``"sample"`` writes the manifest at listing speed,
+        errored records without their reason (``"error_fetched": false``).
     :param conversion_formats, destination_prefix: only used to name outputs in the manifest.
     :param ledger_path, ledger_conn_id: record the job's completed documents in this
         conversion ledger (a job submitted with ``skip_converted=True`` and
@@ -153,6 +161,7 @@ class MathpixJobSensor(_MathpixSensor):
         "ledger_path",
         "ledger_conn_id",
         "manifest_conn_id",
+        "manifest_error_reasons",
         "mathpix_conn_id",
     )
     ui_color = "#e6f1f2"
@@ -167,6 +176,7 @@ class MathpixJobSensor(_MathpixSensor):
         manifest_path: str | ObjectStoragePath | None = None,
         manifest_conn_id: str | None = None,
         write_manifest: bool = True,
+        manifest_error_reasons: str = ERROR_REASONS_ALL,
         conversion_formats: Mapping[str, bool] | Sequence[str] | None = None,
         destination_prefix: str | None = None,
         ledger_path: str | ObjectStoragePath | None = None,
@@ -189,10 +199,17 @@ class MathpixJobSensor(_MathpixSensor):
         self.manifest_path = manifest_path
         self.manifest_conn_id = manifest_conn_id
         self.write_manifest = write_manifest
+        self.manifest_error_reasons = checked_error_reasons(manifest_error_reasons, at_parse_time=True)
         self.conversion_formats = (
             validate_conversion_formats(conversion_formats) if conversion_formats is not None else None
         )
         self.destination_prefix = destination_prefix
+
+    @validation_errors()
+    def execute(self, context: Context) -> Any:
+        # Rendered by now: a templated value is judged before the first request.
+        checked_error_reasons(self.manifest_error_reasons, at_parse_time=False)
+        return super().execute(context)
 
     def _ids(self) -> dict[str, Any]:
         return {"job_id": self.job_id}
@@ -229,6 +246,7 @@ class MathpixJobSensor(_MathpixSensor):
                     else None
                 ),
                 listing_timeout=self.listing_timeout,
+                error_reasons=self.manifest_error_reasons,
             ),
             log=self.log,
         )
