@@ -10,6 +10,7 @@ job size. A downstream task reads it back with :func:`read_manifest`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 #: Records joined into one ``write()``: each write through Airflow's object-storage file
 #: wrapper costs far more than the bytes (it formats the path for lineage every call).
 WRITE_BLOCK = 1000
+#: One encoder for every record: ``json.dumps`` with options builds a new one per call,
+#: a third of the CPU of writing a listing-speed manifest.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def default_manifest_path(job_id: str) -> ObjectStoragePath:
@@ -134,16 +138,11 @@ def write_manifest(path: ObjectStoragePath, records: Iterable[Mapping[str, Any]]
     raises, or the process dies, nothing (or the previous manifest) is at ``path``.
     """
     count = 0
-    block: list[bytes] = []
+    listed = iter(records)
     with write_whole(path) as out:
-        for record in records:
-            block.append(json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-            count += 1
-            if len(block) == WRITE_BLOCK:
-                out.write(b"\n".join(block) + b"\n")
-                block.clear()
-        if block:
-            out.write(b"\n".join(block) + b"\n")
+        while block := [_encode(record) for record in itertools.islice(listed, WRITE_BLOCK)]:
+            out.write(("\n".join(block) + "\n").encode("utf-8"))
+            count += len(block)
     return count
 
 
