@@ -38,7 +38,7 @@ SUITE: list[tuple[str, list[str]]] = [
     ("triggers_1000", ["--sizes", "100,1000", "--job-seconds", "16"]),
     ("list_job_files", ["--sizes", "20000,100000", "--repeat", "3"]),
     ("storage_prefix_submit", ["--counts", "10000,50000"]),
-    ("manifest_errored", ["--sizes", "2000,100000", "--all-max", "2000", "--repeat", "3"]),
+    ("manifest_errored", ["--sizes", "1000,100000", "--all-max", "1000", "--repeat", "3"]),
     ("incremental_check", ["--documents", "1000000"]),
     ("emulator_scale", ["--items", "100000"]),
     ("demo_wall_time", []),
