@@ -50,7 +50,6 @@ from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
 from airflow_provider_mathpix.operators._download import (
     ERRORS_SAMPLE,
-    LOCAL_PROTOCOLS,
     OutputDownloader,
     _job_targets,
     _listed_targets,
@@ -114,7 +113,7 @@ def destination_display(destination: str | ObjectStoragePath) -> str:
             text = "file://" + os.path.abspath(text)
         return text
     protocol = destination.protocol or "file"
-    if protocol in LOCAL_PROTOCOLS:
+    if protocol in storage.LOCAL_PROTOCOLS:
         return "file://" + os.path.abspath(destination.path)
     return f"{protocol}://{destination.bucket}/{destination.key}".rstrip("/")
 
