@@ -2,8 +2,9 @@
 
 Split from :mod:`airflow_provider_mathpix.operators.outputs` (which keeps the operators
 and their validation) so each module has one job. Why this shape -- a bounded queue
-fed page by page, outputs spooled to a temporary file then copied from a thread, skip
-when present with the same size, ``format_not_ready`` waited out -- is explained there.
+fed page by page, outputs spooled to a temporary file, then one PUT on this loop into a
+bucket (:mod:`._bucket`) or a copy from a thread to local disk, skip when present with the
+same content, ``format_not_ready`` waited out -- is explained there.
 """
 
 from __future__ import annotations
