@@ -4,7 +4,9 @@
       -> convert          MathpixSubmitJobOperator, @daily, skip_converted=True: only documents
                           (or new versions of documents) no earlier run converted, as ONE job,
                           deferred to the triggerer; Mathpix writes the Markdown itself into
-                          s3://<bucket>/processed/<document>:<version>/ (destination_prefix)
+                          s3://<bucket>/processed/<document>:<version>/ (destination_prefix:
+                          the bucket is a registered data source, so no output byte
+                          passes through an Airflow worker)
       -> load_warehouse   MathpixResultsToSqlOperator: one row per document (upsert), the
                           Markdown text included, and the job's cost line
 

@@ -2,8 +2,9 @@
 
 Split from :mod:`airflow_provider_mathpix.operators.outputs` (which keeps the operators
 and their validation) so each module has one job. Why this shape -- a bounded queue
-fed page by page, outputs spooled to a temporary file then copied from a thread, skip
-when present with the same size, ``format_not_ready`` waited out -- is explained there.
+fed page by page, outputs spooled to a temporary file, then one PUT on this loop into a
+bucket (:mod:`._bucket`) or a copy from a thread to local disk, skip when present with the
+same content, ``format_not_ready`` waited out -- is explained there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,8 @@ from airflow_provider_mathpix.common.listing import (
 )
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
-from airflow_provider_mathpix.storage import LOCAL_PROTOCOLS, write_whole
+from airflow_provider_mathpix.operators._bucket import BucketStore, Existing, md5_of
+from airflow_provider_mathpix.storage import write_whole
 
 #: Bytes of one output kept in memory before its spool file moves to disk.
 SPOOL_MAX_BYTES = 4 * 1024 * 1024
@@ -146,48 +148,6 @@ class _ManifestFeed:
         return int(outcome)
 
 
-class _AsyncBucket:
-    """A bucket written through its filesystem's async interface (s3fs, gcsfs, adlfs).
-
-    Coroutines run on the filesystem's own event loop (fsspec's IO thread, where its
-    client session and connection pool live): no thread per object, and each write is
-    one PUT of the whole object -- no HEAD, no listing -- which an object store makes
-    visible only once complete, so no reader sees a partial output at its final name.
-    """
-
-    def __init__(self, destination: ObjectStoragePath) -> None:
-        self.fs = destination.fs
-        self.root = str(destination.path).rstrip("/")
-
-    @staticmethod
-    def usable(destination: ObjectStoragePath) -> bool:
-        fs = destination.fs
-        return (
-            destination.protocol not in LOCAL_PROTOCOLS
-            and bool(getattr(fs, "async_impl", False))
-            and getattr(fs, "loop", None) is not None
-        )
-
-    async def _on_fs_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.fs.loop))
-
-    async def sizes(self) -> dict[str, int]:
-        """Name (relative to the destination) -> size of every object under it: ONE listing."""
-        try:
-            found = await self._on_fs_loop(self.fs._find(self.root, detail=True))
-        except FileNotFoundError:
-            return {}
-        prefix = self.root + "/"
-        return {
-            path[len(prefix) :]: int(info.get("size") or 0)
-            for path, info in found.items()
-            if path.startswith(prefix)
-        }
-
-    async def put(self, name: str, data: bytes) -> None:
-        await self._on_fs_loop(self.fs._pipe_file(f"{self.root}/{name}", data))
-
-
 def _existing_size(target: ObjectStoragePath) -> int | None:
     """Blocking: the size of ``target``, or None when it does not exist."""
     try:
@@ -236,14 +196,24 @@ class OutputDownloader:
         self.record = record
         self.log = log
         self.totals = DownloadTotals()
-        self._bucket = _AsyncBucket(destination) if _AsyncBucket.usable(destination) else None
-        #: Sizes of the objects already at a bucket destination, from one listing.
-        self._present: dict[str, int] = {}
+        #: A bucket destination written from this loop (None: local disk, through threads).
+        self._bucket: BucketStore | None = None
+        #: The objects already at a bucket destination, from one listing.
+        self._present = Existing()
 
     async def run(self, targets: AsyncIterator[Target]) -> DownloadTotals:
+        self._bucket = await BucketStore.open(self.destination)
+        try:
+            if self._bucket is not None and (self.skip_existing or self.trust_existing):
+                self._present = await self._bucket.existing()
+            return await self._run(targets)
+        finally:
+            if self._bucket is not None:
+                await self._bucket.close()
+
+    async def _run(self, targets: AsyncIterator[Target]) -> DownloadTotals:
         work: asyncio.Queue[tuple[Target, str] | None] = asyncio.Queue(maxsize=self.concurrency * 2)
-        if self._bucket is not None and (self.skip_existing or self.trust_existing):
-            self._present = await self._bucket.sizes()
+        # Only local disk (and outputs too big to hold in memory) use the pool's threads.
         with ThreadPoolExecutor(
             max_workers=min(self.concurrency, 32), thread_name_prefix="mathpix-out"
         ) as pool:
@@ -284,7 +254,7 @@ class OutputDownloader:
         try:
             if self.trust_existing:
                 if self._bucket is not None:
-                    size = self._present.get(name)
+                    size = self._present.size_of(name)
                 else:
                     size = await loop.run_in_executor(pool, _existing_size, self.destination / name)
                 if size is not None:
@@ -326,7 +296,7 @@ class OutputDownloader:
     async def _store(self, spool: Any, name: str, size: int, pool: ThreadPoolExecutor) -> str:
         """Into a bucket: one async PUT from memory; else (local disk, a big output) from a thread."""
         if self._bucket is not None:
-            if self.skip_existing and self._present.get(name) == size:
+            if self.skip_existing and self._present.holds(name, size, lambda: md5_of(spool)):
                 return "skipped"
             if size <= SPOOL_MAX_BYTES:
                 spool.seek(0)

@@ -7,11 +7,14 @@ concurrency over one HTTP client (``async with hook:``). Why these choices:
 
 - *Streaming, bounded memory*: the job listing is consumed page by page into a bounded
   queue; each output is streamed into a spooled temporary file (memory up to a few MB,
-  then disk) and copied to the destination from a thread, so a 200,000-file job never
-  sits in memory and the event loop never blocks on storage I/O.
+  then disk), so a 200,000-file job never sits in memory. Into a bucket it is then one
+  PUT awaited on this loop through the filesystem's async interface (``_bucket``); to
+  local disk (and for an output past the spool's memory) it is copied from a thread, so
+  the event loop never blocks on storage I/O.
 - *Idempotent reruns*: an output already present at the destination with the same size
-  is not rewritten (counted as ``skipped``), so a retried or re-run task converges on
-  the same destination without duplicate writes.
+  (and the same MD5, where the store lists one) is not rewritten (counted as
+  ``skipped``), so a retried or re-run task converges on the same destination without
+  duplicate writes. A bucket destination is listed once, not asked per output.
 - *Formats finish late*: a format still converting answers ``format_not_ready``; the
   download waits it out (``format_poll_interval`` up to ``format_timeout``).
 - *Big results in storage*: each output's outcome goes to a JSON Lines manifest (C's
@@ -50,7 +53,6 @@ from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.lineage import operator_lineage
 from airflow_provider_mathpix.operators._download import (
     ERRORS_SAMPLE,
-    LOCAL_PROTOCOLS,
     OutputDownloader,
     _job_targets,
     _listed_targets,
@@ -114,7 +116,7 @@ def destination_display(destination: str | ObjectStoragePath) -> str:
             text = "file://" + os.path.abspath(text)
         return text
     protocol = destination.protocol or "file"
-    if protocol in LOCAL_PROTOCOLS:
+    if protocol in storage.LOCAL_PROTOCOLS:
         return "file://" + os.path.abspath(destination.path)
     return f"{protocol}://{destination.bucket}/{destination.key}".rstrip("/")
 
@@ -140,7 +142,8 @@ class MathpixDownloadOutputsOperator(BaseOperator):
         scheme: ``aws_default``, ``google_cloud_default``, ``wasb_default``).
     :param concurrency: outputs downloaded at once (one HTTP client, bounded queue).
     :param skip_existing: leave an output alone when the destination already holds one of
-        the same size (reruns write nothing new; each output is still downloaded to compare).
+        the same size and, where the store lists one, the same MD5 (reruns write nothing
+        new; each output is still downloaded to compare).
     :param trust_existing: skip any output already present at the destination without
         downloading it at all (the cheapest rerun). Safe after a killed run: this operator
         publishes an output at its name only once complete; use it when nothing else

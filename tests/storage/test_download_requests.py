@@ -1,7 +1,8 @@
-"""What a download into a bucket asks of the store: one listing, one PUT per output, no HEAD.
+"""What a download into a bucket asks of the store: one listing, one write per output, no HEAD.
 
-A counting loopback proxy sits in front of moto (the real S3 emulator) and records every
-request the download makes; the connection under test points at the proxy.
+A counting loopback proxy sits in front of the real storage emulator (moto, the GCS
+emulator, Azurite) and records every request the download makes; the connection under
+test points at the proxy.
 """
 
 from __future__ import annotations
@@ -19,7 +20,18 @@ import pytest
 
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.operators._download import OutputDownloader, _job_targets
-from airflow_provider_mathpix.testing.storage_servers import StorageServer, list_keys, s3_connection_env
+from airflow_provider_mathpix.testing.connection_env import (
+    azure_connection_env,
+    azurite_connection_string,
+    gcs_connection_env,
+)
+from airflow_provider_mathpix.testing.storage_servers import (
+    StorageServer,
+    list_keys,
+    put_objects,
+    read_object,
+    s3_connection_env,
+)
 
 from .test_download import N_FILES, completed_job  # noqa: F401  (the completed job fixture)
 
@@ -74,27 +86,46 @@ def _download(job_id: str, destination: Any, **kwargs: Any) -> Any:
     return asyncio.run(downloader.run(_job_targets(hook, job_id)))
 
 
-def test_bucket_writes_are_one_put_each_after_one_listing(
-    s3_server: StorageServer,
+def _read(server: StorageServer, bucket: str, key: str) -> bytes:
+    return read_object(server, bucket, key)
+
+
+def proxied_env(server: StorageServer, proxy: str, conn_id: str) -> dict[str, str]:
+    """A connection ``conn_id`` to ``server``'s cloud that goes through the proxy at ``proxy``."""
+    if server.kind == "s3":
+        return s3_connection_env(proxy, conn_id)
+    if server.kind == "gs":
+        return gcs_connection_env(proxy, conn_id)
+    account = urllib.parse.urlsplit(server.endpoint_url).path  # Azurite: /<account>
+    return azure_connection_env(azurite_connection_string(proxy + account), conn_id)
+
+
+#: How each cloud's filesystem writes one small object: S3 PutObject and Azure Put Blob are
+#: PUTs, a GCS simple upload is a POST to the upload endpoint.
+WRITE = {"s3": "PUT", "gs": "POST", "azure": "PUT"}
+
+
+def test_bucket_writes_are_one_request_each_after_one_listing(
+    storage_server: StorageServer,
     make_bucket: Callable[[StorageServer, str], str],
     completed_job: dict[str, Any],  # noqa: F811  (the fixture imported above)
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airflow.sdk import ObjectStoragePath
 
-    out = make_bucket(s3_server, "counted")
-    with counting_proxy(s3_server.endpoint_url) as (proxy, seen):
-        for key, value in s3_connection_env(proxy, "aws_counted").items():
+    out = make_bucket(storage_server, "counted")
+    scheme = {"s3": "s3", "gs": "gs", "azure": "abfs"}[storage_server.kind]
+    write = WRITE[storage_server.kind]
+    with counting_proxy(storage_server.endpoint_url) as (proxy, seen):
+        for key, value in proxied_env(storage_server, proxy, "counted").items():
             monkeypatch.setenv(key, value)
-        dest = ObjectStoragePath(f"s3://{out}/results", conn_id="aws_counted")
+        dest = ObjectStoragePath(f"{scheme}://{out}/results", conn_id="counted")
 
         first = _download(completed_job["job_id"], dest)
         assert (first.written, first.skipped, first.failed) == (N_FILES, 0, 0)
-        # Into an empty prefix, s3fs follows the empty listing with a check that the prefix is
-        # not itself an object (HEAD + a 1-key listing): once per run, never per output.
-        first_put = next(i for i, (method, _) in enumerate(seen) if method == "PUT")
-        assert len(seen[:first_put]) <= 3, seen
-        assert [method for method, _ in seen[first_put:]] == ["PUT"] * N_FILES, seen
+        # One listing of the (empty) destination, then one request per output: no HEAD,
+        # no stat, no listing per write, no temporary key.
+        assert [method for method, _ in seen] == ["GET"] + [write] * N_FILES, seen
 
         seen.clear()
         again = _download(completed_job["job_id"], dest)
@@ -104,6 +135,15 @@ def test_bucket_writes_are_one_put_each_after_one_listing(
         seen.clear()
         trusted = _download(completed_job["job_id"], dest, trust_existing=True)
         assert (trusted.written, trusted.skipped) == (0, N_FILES)
-        assert len(seen) == 1, seen
+        assert [method for method, _ in seen] == ["GET"], seen
 
-    assert sorted(list_keys(s3_server, out)) == sorted(f"results/doc-{i}.pdf.md" for i in range(N_FILES))
+        # Same size, other bytes: the listed checksum tells them apart, and only that one is rewritten.
+        original = _read(storage_server, out, "results/doc-0.pdf.md")
+        put_objects(storage_server, out, {"results/doc-0.pdf.md": bytes(len(original))})
+        seen.clear()
+        repaired = _download(completed_job["job_id"], dest)
+        assert (repaired.written, repaired.skipped) == (1, N_FILES - 1)
+        assert [method for method, _ in seen] == ["GET", write], seen
+        assert _read(storage_server, out, "results/doc-0.pdf.md") == original
+
+    assert sorted(list_keys(storage_server, out)) == sorted(f"results/doc-{i}.pdf.md" for i in range(N_FILES))
