@@ -83,24 +83,37 @@ def _keep_text(text: str) -> str:
     return text
 
 
-def without_timestamp_parsing(client: Any) -> Any:
-    """``client`` (a botocore client) with its responses' timestamps left as text.
+@functools.cache
+def _shared_loader(data_path: str | None) -> Any:
+    """One botocore data loader per process: the service models are read-only data."""
+    from botocore.loaders import create_loader
 
-    botocore parses every ``LastModified`` of a listing with dateutil, about half the
-    CPU of a walk that never reads them. The client stays the one the S3Hook built (its
-    credentials, ``endpoint_url``, config); only the parser of ITS endpoint changes, not
-    the session's, so no other client is affected. A botocore without that attribute
-    keeps parsing (slower, same result: :attr:`ListedObject.modified` takes both).
+    return create_loader(data_path)
+
+
+def tune_listing_session(session: Any) -> Any:
+    """A fresh boto3 session made cheap to list with; returns it.
+
+    - Its responses' timestamps stay text: botocore parses every ``LastModified`` of a
+      listing with dateutil, about half the CPU of a walk that never reads them
+      (:attr:`ListedObject.modified` parses the text when a time window asks).
+    - Its service models come from one loader per process: each new botocore session
+      would otherwise parse S3's model again (~10 MB per walk).
+
+    Only this session changes (the S3Hook makes a new one per client), so no other client
+    is affected. A boto3 without the botocore session attribute is left as it is (slower,
+    same result).
     """
-    endpoint = getattr(client, "_endpoint", None)
-    if endpoint is None or not hasattr(endpoint, "_response_parser_factory"):
-        return client
+    core = getattr(session, "_session", None)
+    if core is None or not hasattr(core, "register_component"):
+        return session
     from botocore.parsers import ResponseParserFactory
 
     factory = ResponseParserFactory()
     factory.set_parser_defaults(timestamp_parser=_keep_text)
-    endpoint._response_parser_factory = factory
-    return client
+    core.register_component("response_parser_factory", factory)
+    core.register_component("data_loader", _shared_loader(core.get_config_variable("data_path")))
+    return session
 
 
 # ---------------------------------------------------------------------- listing through the hooks
@@ -110,7 +123,14 @@ def list_s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[dict[str
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     except ImportError as exc:
         raise missing_provider("s3", exc) from exc
-    client = without_timestamp_parsing(S3Hook(aws_conn_id=conn_id).get_conn())
+
+    class ListingS3Hook(S3Hook):  # type: ignore[misc]
+        """The amazon provider's S3Hook (its connection, credentials, endpoint_url, config), tuned to list."""
+
+        def get_session(self, *args: Any, **kwargs: Any) -> Any:
+            return tune_listing_session(super().get_session(*args, **kwargs))
+
+    client = ListingS3Hook(aws_conn_id=conn_id).get_conn()
     pages = client.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
     )
