@@ -14,12 +14,8 @@ Run: ``python benchmarks/_listing_server.py PORT BUCKET PREFIX COUNT``.
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
 import sys
-import time
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -90,35 +86,16 @@ def serve(port: int, bucket: str, prefix: str, count: int) -> None:
 
 
 @contextlib.contextmanager
-def listing_server(bucket: str, prefix: str, count: int, start_timeout: float = 30.0) -> Iterator[str]:
+def listing_server(bucket: str, prefix: str, count: int) -> Iterator[str]:
     """Run the server in a process of its own until the block ends; yields its endpoint URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        [sys.executable, __file__, str(port), bucket, prefix, str(count)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    from airflow_provider_mathpix.testing.processes import free_port, running, start_process
+
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                urllib.request.urlopen(f"{endpoint}/_ready", timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the listing server did not start") from None
-                time.sleep(0.1)
+    cmd = [sys.executable, __file__, str(port), bucket, prefix, str(count)]
+    proc, log_path = start_process(cmd, f"{endpoint}/_ready", "synthetic listing server")
+    with running(proc, log_path):
         yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
