@@ -33,7 +33,8 @@ class CompactDigests:
         self._recent: set[bytes] = set()
         self._sorted = np.empty(0, dtype=_DTYPE)
         self._batch = batch
-        self._filter = bytearray(FILTER_BITS // 8)
+        #: One bit per slot, set for every merged digest (made at the first merge).
+        self._filter = bytearray()
 
     def __len__(self) -> int:
         return len(self._sorted) + len(self._recent)
@@ -45,14 +46,12 @@ class CompactDigests:
             return False
         slot = int.from_bytes(digest[:3], "little")  # a digest is uniformly random bytes
         if not self._filter[slot >> 3] & (1 << (slot & 7)):
-            return False  # never added
+            return False  # never merged
         index = int(np.searchsorted(self._sorted, digest))
         # NumPy drops trailing NUL bytes of an ``S`` element when it hands it out.
         return index < len(self._sorted) and bytes(self._sorted[index]).ljust(DIGEST_SIZE, b"\0") == digest
 
     def add(self, digest: bytes) -> None:
-        slot = int.from_bytes(digest[:3], "little")
-        self._filter[slot >> 3] |= 1 << (slot & 7)
         self._recent.add(digest)
         if len(self._recent) >= self._batch:
             self._merge()
@@ -61,6 +60,13 @@ class CompactDigests:
         fresh = np.array(list(self._recent), dtype=_DTYPE)
         self._recent.clear()
         fresh.sort()
+        if not self._filter:
+            self._filter = bytearray(FILTER_BITS // 8)
+        # The filter's slots of the batch at once: the first three bytes, little-endian.
+        head = fresh.view(np.uint8).reshape(len(fresh), DIGEST_SIZE)[:, :3].astype(np.uint32)
+        slots = head[:, 0] | head[:, 1] << 8 | head[:, 2] << 16
+        bits = np.frombuffer(self._filter, dtype=np.uint8)
+        np.bitwise_or.at(bits, slots >> 3, (1 << (slots & 7)).astype(np.uint8))
         size = len(self._sorted)
         # Grown in place (realloc, no second copy of the array); the stable sort (timsort
         # for bytes) merges the two sorted runs with a buffer the size of the smaller one.
