@@ -202,13 +202,18 @@ def iter_incremental_items(
     after, before = time_window(modified_after, modified_before)
     conn = conn_id or path_conn_id or DEFAULT_CONN_IDS[loc.kind]
     sel = Selection(after, before, already_converted, stats or WalkStats(), destination_prefix)
+    windowed = after is not None or before is not None
     return walk_bucket(
         loc,
         conn,
         pattern=pattern,
         suffixes=suffixes,
         make_item=lambda obj, relative, account: select_item(
-            relative, loc.mathpix_uri(obj.key, account=account), obj.identity, obj.modified, sel
+            relative,
+            loc.mathpix_uri(obj.key, account=account),
+            obj.identity,
+            obj.modified if windowed else None,  # parsed only for a time window
+            sel,
         ),
         on_empty=on_empty,
         empty_hint="; set allow_empty=True to accept an empty prefix",

@@ -16,9 +16,10 @@ come from the same listing page as its key, so no walk makes a request per objec
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_mathpix.exceptions import MathpixError
@@ -44,23 +45,92 @@ if TYPE_CHECKING:
 LIST_PAGE_SIZE = 1000
 
 
+#: A listing's last-modified time as the store gave it: a datetime, the text of one
+#: (S3's, left unparsed by :func:`list_s3_objects`), or a callable reading it (GCS's).
+Stamp = datetime | str | Callable[[], "datetime | None"] | None
+
+
 @dataclass(frozen=True)
 class ListedObject:
-    """One object of a listing: key, content identity and last-modified time (UTC)."""
+    """One object of a listing: key, content identity and last-modified time (UTC).
+
+    The time is parsed only when :attr:`modified` is read, which only a time window
+    (``modified_after``/``modified_before``) does: a plain walk never pays for it.
+    """
 
     key: str
     identity: str
-    modified: datetime | None
+    stamp: Stamp
+
+    @property
+    def modified(self) -> datetime | None:
+        stamp = self.stamp() if callable(self.stamp) else self.stamp
+        return listing_time(stamp) if isinstance(stamp, str) else stamp
+
+
+def listing_time(text: str) -> datetime:
+    """An ISO 8601 time of a listing (``2026-05-01T10:00:00.000Z``) as an aware datetime (naive is UTC)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:  # not ISO 8601: botocore's own parser, which reads every form S3 uses
+        from botocore.utils import parse_timestamp
+
+        parsed = parse_timestamp(text)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _keep_text(text: str) -> str:
+    return text
+
+
+@functools.cache
+def _shared_loader(data_path: str | None) -> Any:
+    """One botocore data loader per process: the service models are read-only data."""
+    from botocore.loaders import create_loader
+
+    return create_loader(data_path)
+
+
+def tune_listing_session(session: Any) -> Any:
+    """A fresh boto3 session made cheap to list with; returns it.
+
+    - Its responses' timestamps stay text: botocore parses every ``LastModified`` of a
+      listing with dateutil, about half the CPU of a walk that never reads them
+      (:attr:`ListedObject.modified` parses the text when a time window asks).
+    - Its service models come from one loader per process: each new botocore session
+      would otherwise parse S3's model again (~10 MB per walk).
+
+    Only this session changes (the S3Hook makes a new one per client), so no other client
+    is affected. A boto3 without the botocore session attribute is left as it is (slower,
+    same result).
+    """
+    core = getattr(session, "_session", None)
+    if core is None or not hasattr(core, "register_component"):
+        return session
+    from botocore.parsers import ResponseParserFactory
+
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=_keep_text)
+    core.register_component("response_parser_factory", factory)
+    core.register_component("data_loader", _shared_loader(core.get_config_variable("data_path")))
+    return session
 
 
 # ---------------------------------------------------------------------- listing through the hooks
 def list_s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[dict[str, Any]]:
-    """The raw ``list_objects_v2`` entries (``Key``, ``ETag``, ``LastModified``…), page by page."""
+    """The raw ``list_objects_v2`` entries (``Key``, ``ETag``, ``LastModified`` as text…), page by page."""
     try:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     except ImportError as exc:
         raise missing_provider("s3", exc) from exc
-    client = S3Hook(aws_conn_id=conn_id).get_conn()
+
+    class ListingS3Hook(S3Hook):  # type: ignore[misc]
+        """The amazon provider's S3Hook (its connection, credentials, endpoint_url, config), tuned to list."""
+
+        def get_session(self, *args: Any, **kwargs: Any) -> Any:
+            return tune_listing_session(super().get_session(*args, **kwargs))
+
+    client = ListingS3Hook(aws_conn_id=conn_id).get_conn()
     pages = client.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
     )
@@ -102,7 +172,7 @@ def _s3_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject
 def _gcs_objects(bucket: str, prefix: str, conn_id: str) -> Iterator[ListedObject]:
     for blob in list_gcs_blobs(bucket, prefix, conn_id):
         identity = f"md5:{blob.md5_hash}" if blob.md5_hash else f"generation:{blob.generation}"
-        yield ListedObject(blob.name, identity, blob.updated)
+        yield ListedObject(blob.name, identity, functools.partial(getattr, blob, "updated"))
 
 
 def _azure_objects(service: Any, container: str, prefix: str) -> Iterator[ListedObject]:

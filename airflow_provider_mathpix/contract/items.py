@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow_provider_mathpix.contract.errors import InvalidInput
 from airflow_provider_mathpix.contract.ids import custom_id_from_uri
-from airflow_provider_mathpix.contract.job_limits import JobItemChecker
+from airflow_provider_mathpix.contract.job_limits import JobItemChecker, SeenDigests
 from airflow_provider_mathpix.contract.uris import classify_uri
 
 Entry = str | Mapping[str, Any]
@@ -127,13 +127,15 @@ def build_items(
     *,
     destination_prefix: str | None = None,
     needs_destination: bool = False,
+    seen: SeenDigests | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Each entry as a checked job item, lazily (a walk of millions streams through).
 
     ``entries``: a ``files`` list, or the items of a prefix walk. ``needs_destination``:
     ``image_output_mode="local"`` job-wide, which needs a destination on every item.
+    ``seen``: where the ``custom_id`` digests are kept (a compact store for long walks).
     """
-    checker = JobItemChecker(needs_destination=needs_destination)
+    checker = JobItemChecker(needs_destination=needs_destination, seen=seen)
     for index, entry in enumerate(entries):
         yield checker.check(with_destination(item_of_entry(entry, index), destination_prefix), index)
 

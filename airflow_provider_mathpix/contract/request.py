@@ -5,6 +5,7 @@ Pure: no I/O, no import outside the standard library and ``contract``.
 
 from __future__ import annotations
 
+import json as json_module
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -20,6 +21,8 @@ class ApiRequest:
 
     ``v3`` marks /v3 endpoints (app_id header, error bodies under HTTP 200).
     ``form`` holds multipart form fields (the file part is added by the hook).
+    ``content`` is a body already encoded (a job chunk's JSON, built item by item): sent
+    as these exact bytes on every attempt, and left out of ``repr``.
     """
 
     method: str
@@ -27,8 +30,13 @@ class ApiRequest:
     params: Mapping[str, str | int] | None = None
     json: Any = None
     form: Mapping[str, str] | None = None
+    content: bytes | None = dataclass_field(default=None, repr=False)
     headers: Mapping[str, str] = dataclass_field(default_factory=dict)
     v3: bool = False
+
+    def payload(self) -> Any:
+        """The JSON body as data, whether built as ``json`` or encoded in advance as ``content``."""
+        return json_module.loads(self.content) if self.content is not None else self.json
 
 
 def idempotency_headers(idempotency_key: str | None) -> dict[str, str]:

@@ -13,8 +13,9 @@ from airflow_provider_mathpix.contract.ids import custom_id_from_uri, new_job_id
 from airflow_provider_mathpix.contract.items import BuiltItems
 from airflow_provider_mathpix.contract.job_limits import JobItemChecker, validate_max_items_per_request
 from airflow_provider_mathpix.contract.request import ApiRequest
-from airflow_provider_mathpix.contract.requests_jobs import job_options, submit_job_request
+from airflow_provider_mathpix.contract.requests_jobs import JobBody, job_options
 from airflow_provider_mathpix.exceptions import MathpixValidationError
+from airflow_provider_mathpix.hooks.custom_ids import CompactDigests
 
 
 class JobPlan:
@@ -57,7 +58,7 @@ class JobPlan:
             prepared = [_with_custom_id(i) for i in items]
             if not prepared:
                 raise MathpixValidationError("items must contain at least one item")
-            checker = JobItemChecker(needs_destination=self._needs_destination)
+            checker = JobItemChecker(needs_destination=self._needs_destination, seen=CompactDigests())
             for index, item in enumerate(prepared):
                 checker.check(item, index)
         else:
@@ -65,26 +66,30 @@ class JobPlan:
         self._items = prepared
         self.calls = 0
         self.file_count = 0
+        self.sending = 0
 
     def requests(self) -> Iterator[ApiRequest]:
-        """One validated request per chunk; counts what was handed out."""
-        checker = JobItemChecker(needs_destination=self._needs_destination)
+        """One validated request per chunk; counts what was handed out (``sending``: this one's items)."""
+        checker = JobItemChecker(needs_destination=self._needs_destination, seen=CompactDigests())
         items = iter(self._items)
-        # Each item is checked (or trimmed) as it is taken from the stream: a chunk exists
-        # once, as the request's list, never also as a list of the raw items.
-        while files := [
-            cast("dict[str, Any]", item)
-            if self._built  # checked, and unset fields dropped, by the builder
-            else {k: v for k, v in item.items() if v is not None}
-            if self._prevalidated  # checked whole in __init__: only drop unset (None) fields
-            else checker.check(item, self.file_count + offset)
-            for offset, item in enumerate(itertools.islice(items, self.chunk_size))
-        ]:
-            count = len(files)
-            yield submit_job_request(self.job_id, files, self.options)
-            del files  # the caller holds the request; the next chunk is built without this one
+        # Each item is checked (or trimmed) and encoded as it is taken from the stream: a
+        # chunk exists once, as the request's bytes, never as a list of item dicts.
+        while True:
+            body = JobBody(self.job_id, self.options)
+            for offset, item in enumerate(itertools.islice(items, self.chunk_size)):
+                body.add(
+                    cast("dict[str, Any]", item)
+                    if self._built  # checked, and unset fields dropped, by the builder
+                    else {k: v for k, v in item.items() if v is not None}
+                    if self._prevalidated  # checked whole in __init__: only drop unset (None) fields
+                    else checker.check(item, self.file_count + offset)
+                )
+            if not body.count:
+                break
+            self.sending = body.count
+            yield body.request()
             self.calls += 1
-            self.file_count += count
+            self.file_count += body.count
         if self.file_count == 0:
             raise MathpixValidationError("items must contain at least one item")
 

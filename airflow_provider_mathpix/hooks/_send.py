@@ -68,6 +68,7 @@ class Exchange:
             "url": req.path,
             "params": req.params,
             "json": req.json,
+            "content": req.content,
             "data": req.form,
             "files": files,
             "headers": request_headers(req, self.settings),

@@ -272,7 +272,7 @@ class MathpixHook(OperationDriver):
         plan = JobPlan(items, job_id, max_items_per_request, options, loopback_callbacks=local)
         for req in plan.requests():
             yield Send(req)
-            sent = len(req.json["files"])
+            sent = plan.sending
             del req  # the next chunk is built without this one still alive
             self.log.info(
                 "Job %s: call %d sent %d items (%d so far)",

@@ -69,6 +69,7 @@ from airflow_provider_mathpix.exceptions import (
     MathpixWaitTimeout,
     validation_errors,
 )
+from airflow_provider_mathpix.hooks.custom_ids import CompactDigests
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.incremental import WalkStats
 from airflow_provider_mathpix.lineage import job_lineage
@@ -454,6 +455,7 @@ class MathpixSubmitJobOperator(FastTemplatingMixin, ReportsWorkOnKill, BaseOpera
             walked,
             destination_prefix=self.destination_prefix,
             needs_destination=self.image_output_mode == "local",
+            seen=CompactDigests(),  # ~16 bytes per walked custom_id, not a set's ~90
         )
 
     @validation_errors()

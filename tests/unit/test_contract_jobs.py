@@ -86,10 +86,10 @@ def _items(n: int) -> Iterator[dict[str, str]]:
 def test_plan_splits_one_job_into_chunks() -> None:
     plan = JobPlan(_items(25), None, 10, {"conversion_formats": {"md": True}})
     reqs = list(plan.requests())
-    assert [len(r.json["files"]) for r in reqs] == [10, 10, 5]
-    assert {r.json["job_id"] for r in reqs} == {plan.job_id}
-    assert all(r.json["conversion_formats"] == {"md": True} for r in reqs)
-    ids = [f["custom_id"] for r in reqs for f in r.json["files"]]
+    assert [len(r.payload()["files"]) for r in reqs] == [10, 10, 5]
+    assert {r.payload()["job_id"] for r in reqs} == {plan.job_id}
+    assert all(r.payload()["conversion_formats"] == {"md": True} for r in reqs)
+    ids = [f["custom_id"] for r in reqs for f in r.payload()["files"]]
     assert ids == [f"doc-{i}" for i in range(25)]
     assert plan.result() == {"job_id": plan.job_id, "file_count": 25, "calls": 3}
 

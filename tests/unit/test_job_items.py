@@ -106,7 +106,7 @@ def test_the_plan_sends_built_items_without_checking_them_again(monkeypatch: pyt
     plan = JobPlan(items, "job-1", None, {})
     [request] = list(plan.requests())
     assert seen == []
-    assert request.json is not None and request.json["files"] == list(items)
+    assert request.payload()["files"] == list(items)
     assert plan.result()["file_count"] == 2
 
 
