@@ -202,7 +202,12 @@ class OutputDownloader:
         self._present = Existing()
 
     async def run(self, targets: AsyncIterator[Target]) -> DownloadTotals:
-        self._bucket = await BucketStore.open(self.destination)
+        try:
+            self._bucket = await BucketStore.open(self.destination)
+        except Exception as exc:  # options this loop cannot rebuild: the shared filesystem, from threads
+            if self.log:
+                self.log.warning("Writing %s from threads: %s", self.destination_uri, exc)
+            self._bucket = None
         try:
             if self._bucket is not None and (self.skip_existing or self.trust_existing):
                 self._present = await self._bucket.existing()

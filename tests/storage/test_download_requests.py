@@ -147,3 +147,26 @@ def test_bucket_writes_are_one_request_each_after_one_listing(
         assert _read(storage_server, out, "results/doc-0.pdf.md") == original
 
     assert sorted(list_keys(storage_server, out)) == sorted(f"results/doc-{i}.pdf.md" for i in range(N_FILES))
+
+
+def test_a_filesystem_this_loop_cannot_open_is_written_from_threads(
+    s3_server: StorageServer,
+    make_bucket: Callable[[StorageServer, str], str],
+    completed_job: dict[str, Any],  # noqa: F811  (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Storage options that cannot be rebuilt on the download's loop still get every output written."""
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_provider_mathpix.operators._bucket import BucketStore
+
+    async def cannot_open(destination: Any) -> None:
+        raise TypeError("unexpected storage option")
+
+    monkeypatch.setattr(BucketStore, "open", cannot_open)
+    out = make_bucket(s3_server, "threads")
+    for key, value in s3_connection_env(s3_server.endpoint_url, "threads").items():
+        monkeypatch.setenv(key, value)
+    totals = _download(completed_job["job_id"], ObjectStoragePath(f"s3://{out}/results", conn_id="threads"))
+    assert (totals.written, totals.failed) == (N_FILES, 0), [e["reason"] for e in totals.errors_sample]
+    assert sorted(list_keys(s3_server, out)) == sorted(f"results/doc-{i}.pdf.md" for i in range(N_FILES))
