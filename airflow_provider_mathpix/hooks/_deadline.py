@@ -35,14 +35,27 @@ POOL_LIMITS: dict[str, Any] = {
 }
 
 
+def start_deadline(seconds: float) -> contextvars.Token[float | None]:
+    """Every network operation from now until :func:`end_deadline` ends by ``seconds`` from now.
+
+    A pair of calls rather than a ``with`` block: one request is sent per poll of each
+    of thousands of triggers, and a context manager costs more than the rule it applies.
+    """
+    return _DEADLINE.set(time.monotonic() + seconds)
+
+
+def end_deadline(token: contextvars.Token[float | None]) -> None:
+    _DEADLINE.reset(token)
+
+
 @contextlib.contextmanager
 def request_deadline(seconds: float) -> Iterator[None]:
     """Every network operation inside the block ends by ``seconds`` from now (monotonic)."""
-    token = _DEADLINE.set(time.monotonic() + seconds)
+    token = start_deadline(seconds)
     try:
         yield
     finally:
-        _DEADLINE.reset(token)
+        end_deadline(token)
 
 
 PASSED = "the whole-request deadline (request_timeout) passed"
@@ -58,16 +71,18 @@ def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
     return left if timeout is None else min(timeout, left)
 
 
-@contextlib.contextmanager
-def _named(error: type[Exception]) -> Iterator[None]:
-    """A timeout that happened because the deadline came says so (not just "timed out")."""
-    try:
-        yield
-    except error as exc:
-        deadline = _DEADLINE.get()
-        if deadline is not None and time.monotonic() >= deadline and PASSED not in str(exc):
-            raise error(PASSED) from exc
-        raise
+def _named(exc: Exception) -> Exception:
+    """A timeout that happened because the deadline came says so (not just "timed out").
+
+    Called in an ``except`` clause (not a context manager around every read and write):
+    returns ``exc`` itself, or the same kind of timeout naming the deadline.
+    """
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() >= deadline and PASSED not in str(exc):
+        named = type(exc)(PASSED)
+        named.__cause__ = exc
+        return named
+    return exc
 
 
 class _Stream(httpcore.NetworkStream):
@@ -75,12 +90,16 @@ class _Stream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        with _named(httpcore.ReadTimeout):
+        try:
             return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        except httpcore.ReadTimeout as exc:
+            raise _named(exc)  # noqa: B904 - _named chains the cause when it renames
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        with _named(httpcore.WriteTimeout):
+        try:
             self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        except httpcore.WriteTimeout as exc:
+            raise _named(exc)  # noqa: B904 - _named chains the cause when it renames
 
     def close(self) -> None:
         self._inner.close()
@@ -128,12 +147,16 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         self._inner = inner
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        with _named(httpcore.ReadTimeout):
+        try:
             return await self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        except httpcore.ReadTimeout as exc:
+            raise _named(exc)  # noqa: B904 - _named chains the cause when it renames
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        with _named(httpcore.WriteTimeout):
+        try:
             await self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        except httpcore.WriteTimeout as exc:
+            raise _named(exc)  # noqa: B904 - _named chains the cause when it renames
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -20,12 +20,13 @@ import httpx
 
 from airflow_provider_mathpix._compat import BaseHook
 from airflow_provider_mathpix.contract.request import ApiRequest
-from airflow_provider_mathpix.exceptions import validation_errors
+from airflow_provider_mathpix.exceptions import MathpixAPIError, validation_errors
 from airflow_provider_mathpix.hooks._connection import ClientSettings
 from airflow_provider_mathpix.hooks._operation import Listing, Mask, Operation, Send, Step, Stepper
 from airflow_provider_mathpix.hooks._pages import PageWalk
 from airflow_provider_mathpix.hooks._retry import acall_retrying, call_retrying
-from airflow_provider_mathpix.hooks._send import asend, send
+from airflow_provider_mathpix.hooks._send import Prepared, asend, send
+from airflow_provider_mathpix.hooks._settings_cache import SHARED_SETTINGS
 from airflow_provider_mathpix.hooks._transport import client_kwargs
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ class OperationDriver(BaseHook):
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
         self._aclient: httpx.AsyncClient | None = None
+        self._aprepared = Prepared()  # requests built by _aclient, sent again (see _send.Prepared)
         self._adepth = 0
         self._ahead: set[asyncio.Task[Any]] = set()  # pages fetched ahead by aiter_* (see _apages)
 
@@ -81,6 +83,7 @@ class OperationDriver(BaseHook):
                 task.cancel()
             await asyncio.gather(*self._ahead, return_exceptions=True)
             client, self._aclient = self._aclient, None
+            self._aprepared = Prepared()  # what the closed client built is not sent by the next one
             await client.aclose()
 
     # ------------------------------------------------------------------ running operations
@@ -153,12 +156,19 @@ class OperationDriver(BaseHook):
             async with self:
                 return await self._acall(call)
         settings = await self._aget_settings()
-        client = self._aclient
-        return await acall_retrying(
-            settings,
-            self.log,
-            lambda left: asend(client, settings, call.req, call.upload, call.sink, call.raw, left),
-        )
+        client, prepared = self._aclient, self._aprepared
+        try:
+            return await acall_retrying(
+                settings,
+                self.log,
+                lambda left: asend(
+                    client, settings, call.req, call.upload, call.sink, call.raw, left, prepared
+                ),
+            )
+        except MathpixAPIError as exc:
+            if exc.http_status == 401:  # the key was refused: the next wait reads the connection again
+                SHARED_SETTINGS.forget(settings)
+            raise
 
     def _pages(self, listing: Listing) -> Iterator[dict[str, Any]]:
         walk = PageWalk(listing)
@@ -168,18 +178,19 @@ class OperationDriver(BaseHook):
             yield from walk.records(page)
             req = walk.after(page)
 
-    async def _apages(self, listing: Listing) -> AsyncIterator[dict[str, Any]]:
-        """The async walk asks for the next page before handing out this one's records.
+    async def _apages(self, listing: Listing) -> AsyncIterator[list[dict[str, Any]]]:
+        """The pages of ``listing``, each one's successor asked for before it is handed out.
 
         So the consumer's own work on a page (writing a manifest, counting) overlaps the
         round trip for the next; the sync walk has no loop to overlap on, and a thread
-        per listing would cost more than it saves.
+        per listing would cost more than it saves. Whole pages, not records: the
+        ``@listing`` twin is the one async-generator step per record.
         """
         if self._aclient is None:
             # Outside a caller's block: one client for the whole walk, closed with the generator.
             async with self:
-                async for record in self._apages(listing):
-                    yield record
+                async for page in self._apages(listing):
+                    yield page
             return
         # Inside a caller's block: use its client and never hold the block open, so a
         # consumer that stops early (``break``) does not delay closing it.
@@ -193,8 +204,7 @@ class OperationDriver(BaseHook):
                     ahead = asyncio.ensure_future(self._acall(Send(req)))
                     self._ahead.add(ahead)
                     ahead.add_done_callback(self._ahead.discard)
-                for record in walk.records(page):
-                    yield record
+                yield walk.records(page)
                 if ahead is None:
                     return
                 page, ahead = await ahead, None

@@ -10,13 +10,13 @@ the bound of the whole request ``_deadline``'s, upload source and download sink
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import httpx
 
 from airflow_provider_mathpix.contract.request import ApiRequest
 from airflow_provider_mathpix.hooks._connection import ClientSettings
-from airflow_provider_mathpix.hooks._deadline import request_deadline
+from airflow_provider_mathpix.hooks._deadline import end_deadline, request_deadline, start_deadline
 from airflow_provider_mathpix.hooks._io import DownloadSink, UploadSource
 from airflow_provider_mathpix.hooks._transport import (
     BodyReader,
@@ -74,6 +74,18 @@ class Exchange:
             "headers": request_headers(req, self.settings),
         }
 
+    def reusable(self) -> bool:
+        """Whether the built request may be sent again as it is: a GET without query, body or headers."""
+        req = self.req
+        return (
+            req.method == "GET"
+            and self.upload is None
+            and not req.params
+            and req.json is None
+            and req.form is None
+            and not req.headers
+        )
+
     def start(self, resp: httpx.Response) -> None:
         """The status line and headers arrived: stream into the sink, or collect the body."""
         self._status, self._headers = resp.status_code, resp.headers
@@ -127,6 +139,44 @@ class Exchange:
             self.upload.close(self._handle)
 
 
+class Prepared:
+    """Requests built once per client and sent again as they are (a trigger polls one URL).
+
+    httpx sends a built request unmodified, so ``GET /files/v1/jobs/{id}`` built at a
+    trigger's first poll spares each later poll the URL, header and cookie merging of
+    ``build_request``. Only bodiless GETs (:meth:`Exchange.reusable`), and only while
+    the client holds no cookie: a cookie a server sets goes into the requests httpx
+    builds, so from then on every request is built again. The built requests carry the
+    app_key in their headers: the repr shows a count only and pickling is refused.
+    """
+
+    #: Distinct URLs kept per client (a hook polling more than this rebuilds from scratch).
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[str, str], httpx.Request] = {}
+
+    def __repr__(self) -> str:
+        return f"Prepared({len(self._built)} request(s))"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("prepared Mathpix requests hold the app_key and are not serializable")
+
+    def __len__(self) -> int:
+        return len(self._built)
+
+    def request(self, client: httpx.AsyncClient, exchange: Exchange) -> httpx.Request:
+        if client.cookies or not exchange.reusable():
+            return client.build_request(**exchange.request())
+        key = (exchange.req.method, exchange.req.path)
+        built = self._built.get(key)
+        if built is None:
+            if len(self._built) >= self.LIMIT:
+                self._built.clear()
+            built = self._built[key] = client.build_request(**exchange.request())
+        return built
+
+
 def send(
     client: httpx.Client,
     settings: ClientSettings,
@@ -159,18 +209,32 @@ async def asend(
     sink: DownloadSink | None,
     raw: bool,
     budget: float | None = None,
+    prepared: Prepared | None = None,
 ) -> Any:
-    """One attempt, awaited: :func:`send` with ``await``."""
+    """One attempt, awaited: :func:`send` with ``await``.
+
+    What ``client.stream()`` does, without its context managers, and with the request
+    built by ``prepared`` when given: this runs once per poll of every waiting trigger.
+    """
     exchange = Exchange(settings, req, upload, sink, raw, budget)
+    deadline = start_deadline(exchange.limit)
     try:
-        with request_deadline(exchange.limit):
-            async with client.stream(**exchange.request()) as resp:
-                exchange.start(resp)
-                async for chunk in resp.aiter_bytes():
-                    if not exchange.feed(chunk):
-                        break
-                return exchange.result()
+        request = (
+            prepared.request(client, exchange)
+            if prepared is not None
+            else client.build_request(**exchange.request())
+        )
+        resp = await client.send(request, stream=True)
+        try:
+            exchange.start(resp)
+            async for chunk in resp.aiter_bytes():
+                if not exchange.feed(chunk):
+                    break
+            return exchange.result()
+        finally:
+            await resp.aclose()
     except httpx.TransportError as exc:
         raise exchange.no_answer(exc)  # noqa: B904 - the cause is set there, or withheld when it holds the key
     finally:
+        end_deadline(deadline)
         exchange.close()

@@ -98,10 +98,10 @@ class _PollingTrigger(BaseTrigger):
                     try:
                         # The deadline holds even while a poll is in flight (a server may
                         # trickle); a poll at or past it still gets a short last look.
-                        event = await asyncio.wait_for(
-                            self._poll(hook), max(LAST_LOOK, self.end_time - time.time())
-                        )
-                    except asyncio.TimeoutError:
+                        # (A timeout scope, not wait_for: no task per poll.)
+                        async with asyncio.timeout(max(LAST_LOOK, self.end_time - time.time())):
+                            event = await self._poll(hook)
+                    except TimeoutError:
                         event = None  # the deadline check below ends the wait
                     except Exception as exc:
                         if not is_transient(exc):
