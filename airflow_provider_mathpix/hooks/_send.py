@@ -82,6 +82,7 @@ class Exchange:
             and self.upload is None
             and not req.params
             and req.json is None
+            and req.content is None
             and req.form is None
             and not req.headers
         )
