@@ -37,7 +37,10 @@ SUITE: list[tuple[str, list[str]]] = [
     ("storage_download", ["--sizes", "100,300", "--repeat", "1"]),
     ("triggers_1000", ["--sizes", "100,1000", "--job-seconds", "16"]),
     ("list_job_files", ["--sizes", "20000,100000", "--repeat", "3"]),
-    ("storage_prefix_submit", ["--counts", "10000,50000"]),
+    (
+        "storage_prefix_submit",
+        ["--counts", "10000,50000", "--synthetic-counts", "200000", "--mpxpy-max", "50000"],
+    ),
     ("manifest_errored", ["--sizes", "1000,100000", "--all-max", "1000", "--repeat", "3"]),
     ("incremental_check", ["--documents", "1000000"]),
     ("emulator_scale", ["--items", "100000"]),
