@@ -139,6 +139,43 @@ def _loopless_finalizers(fs: Any) -> list[tuple[Any, tuple[Any, ...]]]:
     return found
 
 
+async def _pin_s3_credentials(options: dict[str, Any]) -> None:
+    """Hand the connection's resolved keys to the s3fs copy made on this loop.
+
+    The amazon provider gives s3fs an aiobotocore session; with some releases (amazon 9.29,
+    aiobotocore 3.7) a client made from that session on a second event loop signs with no
+    credentials although the session resolves them. Explicit keys, resolved here, are
+    what the copy signs with; they are the session's current ones, so a download that
+    outlives temporary credentials would need a new task try (as any frozen key does).
+    """
+    session: Any = options.get("session")
+    if options.get("anon") or options.get("key") or not hasattr(session, "get_credentials"):
+        return
+    credentials = await session.get_credentials()
+    if credentials is None:
+        return
+    frozen = await credentials.get_frozen_credentials()
+    if frozen.access_key:
+        options.update(key=frozen.access_key, secret=frozen.secret_key, token=frozen.token)
+
+
+async def _has_s3_credentials(fs: Any) -> bool:
+    """Whether the s3fs client made on this loop holds the credentials its requests are signed with.
+
+    Read from the client's signer (botocore's ``_request_signer._credentials``): a session
+    can resolve keys that the client made from it on another loop does not carry. Where a
+    future botocore names these differently, the client is trusted as it is.
+    """
+    signer = getattr(getattr(fs, "_s3", None), "_request_signer", None)
+    if signer is None or not hasattr(signer, "_credentials"):
+        return True
+    credentials = signer._credentials
+    if credentials is None:
+        return False
+    frozen = await credentials.get_frozen_credentials()
+    return bool(frozen.access_key)
+
+
 class BucketStore:
     """Whole-object writes and one listing under ``root``, on the caller's event loop."""
 
@@ -155,9 +192,15 @@ class BucketStore:
         options = dict(getattr(shared, "storage_options", {}) or {})
         options.update(asynchronous=True, skip_instance_cache=True)
         options.pop("loop", None)
+        await _pin_s3_credentials(options)
         fs = type(shared)(**options)
         if hasattr(fs, "set_session"):  # s3fs: the aiobotocore client, made on this loop
             await fs.set_session()
+            if not options.get("anon") and not await _has_s3_credentials(fs):
+                # Seen with Airflow 3.2's amazon provider (9.29): the shared session resolves
+                # its keys, the copy made here does not, and every request would fail to sign.
+                await fs._s3.close()
+                raise LookupError("the S3 connection's credentials did not carry over to this event loop")
         elif hasattr(fs, "_set_session"):  # gcsfs: its aiohttp session
             await fs._set_session()
         return cls(fs, str(destination.path))
