@@ -60,13 +60,18 @@ async def test_retries_after_retry_after_are_spread(
 
 
 #: A triggerer of its own: 1,000 job triggers in one event loop, in a subprocess (as in a
-#: deployment), so the emulator's clock is not the client's CPU.
+#: deployment), so the emulator's clock is not the client's CPU. Arguments: how many
+#: triggers, the poll interval, and how long they wait once the process is ready.
 TRIGGERER = textwrap.dedent(
     """
     import asyncio, sys, time
     from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
 
-    async def main(n, interval, end_time):
+    async def main(n, interval, seconds):
+        # The deadline counts from here, after the imports: on a loaded machine importing
+        # Airflow can take longer than the whole window, and every trigger would time out
+        # before its first poll.
+        end_time = time.time() + seconds
         async def run(trigger):
             return [event async for event in trigger.run()]
         triggers = [MathpixJobTrigger("job-slow", "mathpix_default", interval, end_time) for _ in range(n)]
@@ -88,7 +93,7 @@ def test_a_thousand_triggers_do_not_poll_in_waves(
         hook.submit_job([{"source_uri": pdf_server.doc("one-page.pdf"), "custom_id": "x"}], job_id="job-slow")
     start = time.time()
     out = subprocess.run(
-        [sys.executable, "-c", TRIGGERER, "1000", "5", str(start + 20)],
+        [sys.executable, "-c", TRIGGERER, "1000", "5", "20"],
         capture_output=True,
         text=True,
         timeout=240,
