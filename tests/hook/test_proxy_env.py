@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from airflow_provider_mathpix.exceptions import MathpixAPIError
+from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixValidationError
 from airflow_provider_mathpix.hooks._transport import environment_proxies
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.triggers.mathpix import MathpixJobTrigger
@@ -239,7 +239,11 @@ async def test_one_async_client_keeps_its_route(
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_the_environment_is_read_again_for_each_new_client(
-    mode: str, emulator: Any, proxy: ForwardProxy, another_proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch
+    mode: str,
+    emulator: Any,
+    proxy: ForwardProxy,
+    another_proxy: ForwardProxy,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url())
     with pytest.raises(MathpixAPIError):
@@ -340,7 +344,7 @@ def test_https_goes_through_a_connect_tunnel(
         _get_job(mode, "tunnelled")
 
     assert info.value.code == "connection_error"
-    assert "502" in info.value.message
+    assert "502" in info.value.message and "HTTPS_PROXY" in info.value.message
     assert proxy.targets() == ["CONNECT api.mathpix.com:443"] * 2  # one retry
     for _, _, headers in proxy.seen:
         assert headers.get("proxy-authorization") == _proxy_auth()
@@ -363,7 +367,19 @@ def test_an_unreachable_proxy_is_a_clear_error_without_credentials(
     _assert_no_secrets(_texts(info.value) + caplog.text)
 
 
-# --------------------------------------------------------------------------- the deadline holds on a proxied route
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_unusable_proxy_url_is_named_not_shown(
+    mode: str, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("https_proxy", f"ftp://{PROXY_USER}:{PROXY_PASS}@127.0.0.1:21")
+    set_connection(monkeypatch, "https://api.mathpix.com")
+    with pytest.raises(MathpixValidationError) as info:
+        _get_job(mode, "never-sent")
+    assert "HTTPS_PROXY" in str(info.value)
+    _assert_no_secrets(_texts(info.value))
+
+
+# --------------------------------------------------------------------------- the deadline, proxied
 
 
 @pytest.mark.timeout(60)
@@ -385,4 +401,3 @@ def test_request_timeout_holds_through_a_trickling_proxy(mode: str, monkeypatch:
     assert info.value.code == "timeout"
     assert "request_timeout" in info.value.message
     assert [r.target for r in slow_proxy.requests] == ["http://127.0.0.1:9/files/v1/jobs/slow"]
-
