@@ -24,6 +24,17 @@ os.environ.setdefault(
 
 
 @pytest.fixture(autouse=True)
+def _no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own HTTP(S)_PROXY must not carry the tests' loopback calls off to it.
+
+    The hook honours the proxy variables as httpx does; tests that want a proxy set them.
+    """
+    for scheme in ("http", "https", "all", "no"):
+        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
+        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_object_storage_filesystems() -> Iterator[None]:
     """Forget the filesystems Airflow's ObjectStoragePath built in the previous test.
 

@@ -199,21 +199,48 @@ class AsyncDeadlineBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def transport(ssl_context: ssl.SSLContext, *, asynchronous: bool) -> Any:
-    """An httpx transport whose connection pool uses the deadline backends.
+def transport(ssl_context: ssl.SSLContext, *, asynchronous: bool, proxy: httpx.Proxy | None = None) -> Any:
+    """An httpx transport whose connection pool uses the deadline backends, direct or through ``proxy``.
 
     httpx offers no argument for a network backend, so the pool of a default
     transport is replaced by one built the same way with ours (through httpcore's
-    public ``network_backend`` argument).
+    public ``network_backend`` argument), as ``httpx.HTTPTransport(proxy=...)`` builds it:
+    an http(s) proxy forwards ``http://`` requests and tunnels ``https://`` ones with
+    ``CONNECT``; socks5 needs the ``socksio`` package. Every hop (the proxy's own TLS,
+    the tunnel's TLS) goes through the deadline backends, with the same TLS context.
     """
     if asynchronous:
         atransport = httpx.AsyncHTTPTransport(verify=ssl_context)
-        atransport._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context, network_backend=AsyncDeadlineBackend(), **POOL_LIMITS
-        )
+        atransport._pool = _pool(ssl_context, proxy, AsyncDeadlineBackend(), asynchronous=True)
         return atransport
     stransport = httpx.HTTPTransport(verify=ssl_context)
-    stransport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context, network_backend=DeadlineBackend(), **POOL_LIMITS
-    )
+    stransport._pool = _pool(ssl_context, proxy, DeadlineBackend(), asynchronous=False)
     return stransport
+
+
+def _pool(ssl_context: ssl.SSLContext, proxy: httpx.Proxy | None, backend: Any, *, asynchronous: bool) -> Any:
+    if proxy is None:
+        direct = httpcore.AsyncConnectionPool if asynchronous else httpcore.ConnectionPool
+        return direct(ssl_context=ssl_context, network_backend=backend, **POOL_LIMITS)
+    url = httpcore.URL(
+        scheme=proxy.url.raw_scheme, host=proxy.url.raw_host, port=proxy.url.port, target=proxy.url.raw_path
+    )
+    if proxy.url.scheme in ("socks5", "socks5h"):
+        socks = httpcore.AsyncSOCKSProxy if asynchronous else httpcore.SOCKSProxy
+        return socks(
+            proxy_url=url,
+            proxy_auth=proxy.raw_auth,
+            ssl_context=ssl_context,
+            network_backend=backend,
+            **POOL_LIMITS,
+        )
+    forward = httpcore.AsyncHTTPProxy if asynchronous else httpcore.HTTPProxy
+    return forward(
+        proxy_url=url,
+        proxy_auth=proxy.raw_auth,
+        proxy_headers=proxy.headers.raw,
+        ssl_context=ssl_context,
+        proxy_ssl_context=ssl_context if proxy.url.scheme == "https" else None,
+        network_backend=backend,
+        **POOL_LIMITS,
+    )

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the sync and async paths: TLS, headers, the one error mapping.
+"""HTTP plumbing shared by the sync and async paths: TLS, proxies, headers, the one error mapping.
 
 Everything here is independent of sync vs async, so the two paths of the hook differ
 only in ``await``: an answer (status, headers, body) is judged by :func:`check_answer`
@@ -8,7 +8,9 @@ in both, and a transport failure becomes an API error by :func:`transport_error`
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
+import os
 import ssl
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
@@ -50,15 +52,110 @@ def client_kwargs(
 ) -> dict[str, Any]:
     """Constructor arguments for ``httpx.Client`` (or ``httpx.AsyncClient`` when ``asynchronous``).
 
-    The transport enforces ``request_timeout`` on the request in flight (see ``_deadline``).
+    The transport enforces ``request_timeout`` on the request in flight (see ``_deadline``),
+    on the direct route and on each proxy of the environment (:func:`environment_proxies`).
     """
+    tls = tls or ssl_context()
     return {
         "base_url": settings.base_url,
         "headers": {"app_key": settings.app_key, "User-Agent": USER_AGENT, "Accept": "application/json"},
         "timeout": httpx.Timeout(settings.timeout),
-        "transport": transport(tls or ssl_context(), asynchronous=asynchronous),
+        "transport": transport(tls, asynchronous=asynchronous),
+        "mounts": {
+            pattern: None
+            if url is None
+            else transport(tls, asynchronous=asynchronous, proxy=_proxy(pattern, url))
+            for pattern, url in environment_proxies().items()
+        },
         "follow_redirects": False,  # a redirect would re-send the app_key to wherever it points
     }
+
+
+#: The schemes of the proxy variables httpx reads (``no`` exempts hosts), each variable
+#: lowercase and uppercase: ``http_proxy``, ..., ``HTTP_PROXY``, ...
+_PROXY_SCHEMES = ("http", "https", "all", "no")
+_PROXY_VARIABLES = tuple(f"{s}_proxy" for s in _PROXY_SCHEMES) + tuple(
+    f"{s.upper()}_PROXY" for s in _PROXY_SCHEMES
+)
+
+
+def environment_proxies() -> dict[str, str | None]:
+    """The environment's proxies as httpx reads them: URL pattern -> proxy URL, or None for direct.
+
+    A plain ``httpx.Client()`` mounts these itself, but not when it is given a transport,
+    as the hook's clients are; so the hook reads the same variables the same way (through
+    :func:`_proxy_map`, which is what :func:`client_kwargs` mounts).
+    """
+    return dict(_proxy_map(tuple(map(os.environ.get, _PROXY_VARIABLES)), _cgi()))
+
+
+def _cgi() -> bool:
+    return "REQUEST_METHOD" in os.environ
+
+
+@functools.lru_cache(maxsize=16)
+def _proxy_map(values: tuple[str | None, ...], cgi: bool) -> tuple[tuple[str, str | None], ...]:
+    """httpx's ``get_environment_proxies`` over urllib's ``getproxies_environment``, for these values.
+
+    Keyed by the variables' values, so each client pays a few lookups of ``os.environ``,
+    not urllib's scan of the whole environment (a triggerer builds one client per trigger).
+    A lowercase variable wins, even empty (which unsets its uppercase twin); under CGI
+    (``REQUEST_METHOD`` set) ``HTTP_PROXY`` is ignored, as a request header can set it.
+    """
+    lower, upper = values[: len(_PROXY_SCHEMES)], values[len(_PROXY_SCHEMES) :]
+    found: dict[str, str] = {}
+    for scheme, low, up in zip(_PROXY_SCHEMES, lower, upper, strict=True):
+        value = low if low is not None else None if cgi and scheme == "http" else up
+        if value:
+            found[scheme] = value
+    mounts: dict[str, str | None] = {}
+    for scheme in ("http", "https", "all"):
+        url = found.get(scheme)
+        if url:
+            mounts[f"{scheme}://"] = url if "://" in url else f"http://{url}"
+    # NO_PROXY as curl reads it: "*" means no proxy at all; "example.com" exempts it and
+    # its subdomains, ".example.com" only the subdomains; IPs and "localhost" exactly.
+    for host in (entry.strip() for entry in found.get("no", "").split(",")):
+        if host == "*":
+            return ()
+        if host:
+            mounts[_exempt_pattern(host)] = None
+    return tuple(mounts.items())
+
+
+def _exempt_pattern(host: str) -> str:
+    if "://" in host:
+        return host
+    if _is_ip(ipaddress.IPv4Address, host) or host.lower() == "localhost":
+        return f"all://{host}"
+    if _is_ip(ipaddress.IPv6Address, host):
+        return f"all://[{host}]"
+    return f"all://*{host}"
+
+
+def _is_ip(kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address], host: str) -> bool:
+    try:
+        kind(host.split("/")[0])  # "10.0.0.0/8" counts as the address 10.0.0.0 (no CIDR match)
+    except ValueError:
+        return False
+    return True
+
+
+def _proxy(pattern: str, url: str) -> httpx.Proxy:
+    """``url`` as an httpx proxy.
+
+    A URL httpx refuses is named by its variable, never shown: it may hold a password
+    (httpx's own error shows the user name), so that error is not even chained.
+    """
+    try:
+        return httpx.Proxy(url)
+    except (ValueError, httpx.InvalidURL):
+        pass
+    name = pattern.removesuffix("://")
+    raise MathpixValidationError(
+        f"The proxy set by {name.upper()}_PROXY (or {name}_proxy) in the environment is not a "
+        "usable proxy URL: it must be http://, https://, socks5:// or socks5h://host:port"
+    )
 
 
 def secret_forms(secret: str | None) -> list[str]:
@@ -185,9 +282,15 @@ def transport_error(
     """No answer at all: timeouts and dropped or refused connections (always retryable)."""
     code = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection_error"
     detail = str(exc) or type(exc).__name__
-    return api_error(
-        req, None, code, f"{type(exc).__name__}: {detail}{_plain_http_hint(exc, base_url)}", secret
-    )
+    hint = _PROXY_HINT if isinstance(exc, httpx.ProxyError) else _plain_http_hint(exc, base_url)
+    return api_error(req, None, code, f"{type(exc).__name__}: {detail}{hint}", secret)
+
+
+#: A proxy's refusal (of a CONNECT tunnel, or a SOCKS handshake) is not Mathpix's answer.
+_PROXY_HINT = (
+    ". The proxy set in the environment (HTTPS_PROXY, HTTP_PROXY or ALL_PROXY) refused to "
+    "connect to the API; NO_PROXY lists the hosts reached without it"
+)
 
 
 def leaks(exc: BaseException, secret: str | None) -> bool:
