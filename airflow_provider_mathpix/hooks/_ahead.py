@@ -16,7 +16,6 @@ the records before it were handed out.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +56,11 @@ class Fetch:
 
     async def cancel(self) -> None:
         self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self.task
+        # wait(), not ``await task`` under suppress(CancelledError): a cancellation of the
+        # walk itself while it waits here still propagates.
+        await asyncio.wait((self.task,))
+        if not self.task.cancelled():
+            self.task.exception()  # retrieved: the failure of a page nobody wants is not reported
 
 
 class Ahead:
@@ -84,7 +86,9 @@ class Ahead:
         try:
             return await fetch.task
         finally:
-            self._awaited = self.pending = None
+            self._awaited = None
+            if fetch.task.done():  # else the walk was cancelled meanwhile: close() awaits the fetch's end
+                self.pending = None
 
     async def answered(self, fetch: Fetch, body: bytes) -> None:
         """``fetch``'s body is in: if the walk awaits that page, ask for the next one now.

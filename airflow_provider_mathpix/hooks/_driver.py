@@ -11,8 +11,9 @@ through ``_call`` / ``_acall``: the one retry policy (``_retry``) around one att
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -178,7 +179,7 @@ class OperationDriver(BaseHook):
             yield from walk.records(page)
             req = walk.after(page)
 
-    async def _apages(self, listing: Listing) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _apages(self, listing: Listing) -> AsyncGenerator[list[dict[str, Any]], None]:
         """The pages of ``listing``, each one's successor on the wire before it is handed out.
 
         So the server's work on the next page overlaps ours on this one: the next request
@@ -190,8 +191,8 @@ class OperationDriver(BaseHook):
         """
         if self._aclient is None:
             # Outside a caller's block: one client for the whole walk, closed with the generator.
-            async with self:
-                async for page in self._apages(listing):
+            async with self, contextlib.aclosing(self._apages(listing)) as pages:
+                async for page in pages:
                     yield page
             return
         # Inside a caller's block: use its client and never hold the block open, so a
