@@ -184,7 +184,7 @@ class OperationDriver(BaseHook):
 
         So the server's work on the next page overlaps ours on this one: the next request
         goes out as soon as this page's body is in (its token guessed from the raw bytes,
-        see :class:`_Ahead`), before the page is parsed and while the consumer takes its
+        see ``_ahead.Ahead``), before the page is parsed and while the consumer takes its
         records. The sync walk has no loop to overlap on, and a thread per listing would
         cost more than it saves. Whole pages, not records: the ``@listing`` twin is the
         one async-generator step per record.
