@@ -17,9 +17,12 @@ What it does, and why it is a fair comparison:
   uses ``requests`` without a session, so one new connection per page), and plain
   ``httpx.Client`` / ``httpx.AsyncClient`` loops (the floors: no validation, no retry
   machinery, same transport as the hook).
-- ``--manifest`` gives every client the same per-record consumer work (a JSON line per
-  record); the async hook requests the next page while the consumer works, so that is
-  where its page prefetch shows.
+- The async hook puts the next page's request on the wire as soon as this page's body is
+  in (its token guessed from the raw bytes, checked against the parsed page: see
+  ``hooks/_ahead.py``), so the emulator's work on page N+1 overlaps our parsing of page N
+  and the consumer taking its records. That needs a second core: on a busy machine the
+  two processes take turns and the gain shrinks. ``--manifest`` gives every client the
+  same per-record consumer work (a JSON line per record), more for the overlap to hide.
 - Figures are records/s, best and median of ``--repeat`` timed rounds; the clients take
   turns (round-robin, after one untimed warm-up round) so that load from anything else
   on the machine affects them alike.

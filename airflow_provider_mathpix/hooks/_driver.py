@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any, Self, TypeVar
 
 import httpx
@@ -21,11 +21,12 @@ import httpx
 from airflow_provider_mathpix._compat import BaseHook
 from airflow_provider_mathpix.contract.request import ApiRequest
 from airflow_provider_mathpix.exceptions import MathpixAPIError, validation_errors
+from airflow_provider_mathpix.hooks._ahead import Ahead
 from airflow_provider_mathpix.hooks._connection import ClientSettings
 from airflow_provider_mathpix.hooks._operation import Listing, Mask, Operation, Send, Step, Stepper
 from airflow_provider_mathpix.hooks._pages import PageWalk
 from airflow_provider_mathpix.hooks._retry import acall_retrying, call_retrying
-from airflow_provider_mathpix.hooks._send import Prepared, asend, send
+from airflow_provider_mathpix.hooks._send import Listener, Prepared, asend, send
 from airflow_provider_mathpix.hooks._settings_cache import SHARED_SETTINGS
 from airflow_provider_mathpix.hooks._transport import client_kwargs
 
@@ -151,10 +152,10 @@ class OperationDriver(BaseHook):
             lambda left: send(client, settings, call.req, call.upload, call.sink, call.raw, left),
         )
 
-    async def _acall(self, call: Send) -> Any:
+    async def _acall(self, call: Send, listener: Listener | None = None) -> Any:
         if self._aclient is None:
             async with self:
-                return await self._acall(call)
+                return await self._acall(call, listener)
         settings = await self._aget_settings()
         client, prepared = self._aclient, self._aprepared
         try:
@@ -162,7 +163,7 @@ class OperationDriver(BaseHook):
                 settings,
                 self.log,
                 lambda left: asend(
-                    client, settings, call.req, call.upload, call.sink, call.raw, left, prepared
+                    client, settings, call.req, call.upload, call.sink, call.raw, left, prepared, listener
                 ),
             )
         except MathpixAPIError as exc:
@@ -178,38 +179,32 @@ class OperationDriver(BaseHook):
             yield from walk.records(page)
             req = walk.after(page)
 
-    async def _apages(self, listing: Listing) -> AsyncIterator[list[dict[str, Any]]]:
-        """The pages of ``listing``, each one's successor asked for before it is handed out.
+    async def _apages(self, listing: Listing) -> AsyncGenerator[list[dict[str, Any]], None]:
+        """The pages of ``listing``, each one's successor on the wire before it is handed out.
 
-        So the consumer's own work on a page (writing a manifest, counting) overlaps the
-        round trip for the next; the sync walk has no loop to overlap on, and a thread
-        per listing would cost more than it saves. Whole pages, not records: the
-        ``@listing`` twin is the one async-generator step per record.
+        So the server's work on the next page overlaps ours on this one: the next request
+        goes out as soon as this page's body is in (its token guessed from the raw bytes,
+        see ``_ahead.Ahead``), before the page is parsed and while the consumer takes its
+        records. The sync walk has no loop to overlap on, and a thread per listing would
+        cost more than it saves. Whole pages, not records: the ``@listing`` twin is the
+        one async-generator step per record.
         """
         if self._aclient is None:
             # Outside a caller's block: one client for the whole walk, closed with the generator.
-            async with self:
-                async for page in self._apages(listing):
+            async with self, contextlib.aclosing(self._apages(listing)) as pages:
+                async for page in pages:
                     yield page
             return
         # Inside a caller's block: use its client and never hold the block open, so a
         # consumer that stops early (``break``) does not delay closing it.
-        walk = PageWalk(listing)
-        page = await self._acall(Send(walk.first()))
-        ahead: asyncio.Task[Any] | None = None
+        ahead = Ahead(self, PageWalk(listing))
         try:
+            page = await ahead.first()
             while True:
-                req = walk.after(page)
-                if req is not None:
-                    ahead = asyncio.ensure_future(self._acall(Send(req)))
-                    self._ahead.add(ahead)
-                    ahead.add_done_callback(self._ahead.discard)
-                yield walk.records(page)
-                if ahead is None:
+                more = await ahead.claim(page)
+                yield ahead.walk.records(page)
+                if not more:
                     return
-                page, ahead = await ahead, None
+                page = await ahead.page()
         finally:
-            if ahead is not None:  # the consumer stopped early: drop the page fetched ahead
-                ahead.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await ahead
+            await ahead.close()

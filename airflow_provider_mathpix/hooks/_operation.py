@@ -13,10 +13,11 @@ and its ``a``-prefixed async twin, so a path, a validation or a log line is writ
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
@@ -124,7 +125,7 @@ class Runner(Protocol):
 
     def _pages(self, listing: Listing) -> Iterator[dict[str, Any]]: ...
 
-    def _apages(self, listing: Listing) -> AsyncIterator[list[dict[str, Any]]]: ...
+    def _apages(self, listing: Listing) -> AsyncGenerator[list[dict[str, Any]], None]: ...
 
 
 def _public(method: Any, source: Callable[..., Any], name: str, returns: str, doc: str | None) -> None:
@@ -216,9 +217,12 @@ class listing(Generic[P]):  # lower case: used as a decorator, like property
         async def apages(hook: Runner, *args: Any, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
             with validation_errors():
                 walk = describe(hook, *args, **kwargs)
-            async for page in hook._apages(walk):
-                for record in page:
-                    yield record
+            # Closed with this generator, not whenever it is collected: its page fetched
+            # ahead is cancelled as soon as the consumer closes the listing.
+            async with contextlib.aclosing(hook._apages(walk)) as pages:
+                async for page in pages:
+                    for record in page:
+                        yield record
 
         _public(pages, describe, name, "Iterator[dict[str, Any]]", describe.__doc__)
         _public(

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_mathpix.contract.request import ApiRequest
 from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._operation import Listing
+
+_TOKEN_KEY = b'"next_page_token"'
+_SPACE = re.compile(r"[ \t\n\r]*")
+_DECODE = json.JSONDecoder().raw_decode
+
+
+def guess_token(body: bytes) -> str | None:
+    """The ``next_page_token`` of a page's raw body, found without parsing the page; None if unsure.
+
+    A guess, so the next page can be asked for before this one is parsed: the last
+    ``"next_page_token"`` followed by ``:`` and a JSON string (escapes decoded). A nested
+    member of that name, or an escaped key, can fool it; whoever uses the guess checks it
+    against the parsed page, so it only ever costs a request.
+    """
+    at = body.rfind(_TOKEN_KEY)
+    if at < 0:
+        return None
+    try:
+        text = body[at + len(_TOKEN_KEY) :].decode()
+        colon = _SPACE.match(text).end()  # type: ignore[union-attr]  # matches the empty string
+        if text[colon : colon + 1] != ":":
+            return None
+        value, _ = _DECODE(text, _SPACE.match(text, colon + 1).end())  # type: ignore[union-attr]
+    except ValueError:  # not UTF-8, or no JSON value there
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 class PageWalk:
@@ -22,6 +50,10 @@ class PageWalk:
         self.listing = listing
         self.token: str | None = None
         self._seen: set[str] = set()
+
+    def repeats(self, token: str) -> bool:
+        """Whether ``token`` was handed out before (asking for it would loop)."""
+        return token in self._seen
 
     def first(self) -> ApiRequest:
         return self.listing.build(None)

@@ -10,7 +10,7 @@ the bound of the whole request ``_deadline``'s, upload source and download sink
 
 from __future__ import annotations
 
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, Protocol
 
 import httpx
 
@@ -118,6 +118,11 @@ class Exchange:
             secret=self.settings.app_key,
         )
 
+    def success_body(self) -> bytes | None:
+        """The body of a successful answer, as collected for parsing (None when streamed or failed)."""
+        reader = self._reader
+        return reader.body() if reader is not None and reader.success else None
+
     def no_answer(self, exc: httpx.TransportError) -> Exception:
         """The error for a request that got no (complete) answer; its cause is dropped if it holds the key."""
         settings = self.settings
@@ -138,6 +143,18 @@ class Exchange:
     def close(self) -> None:
         if self.upload and self._handle is not None:
             self.upload.close(self._handle)
+
+
+class Listener(Protocol):
+    """What a pipelined caller learns of an attempt of :func:`asend` (a listing fetching ahead).
+
+    ``trace`` is httpcore's ``trace`` request extension (``"http11.send_request_body.complete"``
+    once the request is on the wire); ``answered`` gets a success body before it is parsed.
+    """
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None: ...
+
+    async def answered(self, body: bytes) -> None: ...
 
 
 class Prepared:
@@ -211,29 +228,35 @@ async def asend(
     raw: bool,
     budget: float | None = None,
     prepared: Prepared | None = None,
+    listener: Listener | None = None,
 ) -> Any:
     """One attempt, awaited: :func:`send` with ``await``.
 
     What ``client.stream()`` does, without its context managers, and with the request
     built by ``prepared`` when given: this runs once per poll of every waiting trigger.
+    A ``listener`` is told when the request is on the wire and gets the success body,
+    its connection already back in the pool, before it is parsed.
     """
     exchange = Exchange(settings, req, upload, sink, raw, budget)
     deadline = start_deadline(exchange.limit)
     try:
-        request = (
-            prepared.request(client, exchange)
-            if prepared is not None
-            else client.build_request(**exchange.request())
-        )
+        if listener is not None:
+            request = client.build_request(**exchange.request(), extensions={"trace": listener.trace})
+        elif prepared is not None:
+            request = prepared.request(client, exchange)
+        else:
+            request = client.build_request(**exchange.request())
         resp = await client.send(request, stream=True)
         try:
             exchange.start(resp)
             async for chunk in resp.aiter_bytes():
                 if not exchange.feed(chunk):
                     break
-            return exchange.result()
         finally:
             await resp.aclose()
+        if listener is not None and (body := exchange.success_body()) is not None:
+            await listener.answered(body)
+        return exchange.result()
     except httpx.TransportError as exc:
         raise exchange.no_answer(exc)  # noqa: B904 - the cause is set there, or withheld when it holds the key
     finally:
