@@ -283,6 +283,60 @@ def test_concurrent_async_calls_outside_a_block_share_and_close_one_client(
     assert hook._aclient is None and hook._adepth == 0
 
 
+def test_a_call_borrowing_another_calls_client_outlives_that_call(hook: MathpixHook, emulator: Any) -> None:
+    """Two calls outside a block: the second starts on the client the first opened, and is
+    still waiting for its (slower) answer when the first ends. Its client must not close under it."""
+    emulator.set_faults(
+        [
+            {"kind": "latency", "path": "/files/v1/jobs/first", "latency": 0.3},
+            {"kind": "latency", "path": "/files/v1/jobs/second", "latency": 0.8},
+        ]
+    )
+
+    async def second() -> Any:
+        await asyncio.sleep(0.1)  # the first call has opened the client and waits for its answer
+        assert hook._aclient is not None
+        return await hook.aget_job("second")
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(hook.aget_job("first"), second(), return_exceptions=True)
+
+    first, second_outcome = asyncio.run(run())
+    for outcome in (first, second_outcome):  # neither job exists: each gets Mathpix's 404
+        assert isinstance(outcome, MathpixAPIError) and outcome.http_status == 404, repr(outcome)
+    assert emulator.stats()["requests"] == 2  # one attempt each: nothing was cut off and retried
+    assert hook._aclient is None and hook._adepth == 0
+
+
+def test_a_listing_on_a_borrowed_client_outlives_the_call_that_opened_it(
+    hook: MathpixHook, emulator: Any, doc_server: Any, sample_pdf: bytes
+) -> None:
+    """A listing started while another call holds the client keeps listing after that call ends."""
+    source = doc_server.url("/doc.pdf", sample_pdf)
+    hook.submit_job(
+        [{"source_uri": source, "custom_id": f"d{i}"} for i in range(5)], job_id="borrowed-listing"
+    )
+    emulator.set_faults(
+        [
+            {"kind": "latency", "path": "/files/v1/webhook-config", "latency": 0.2},
+            {"kind": "latency", "path": "/files/v1/jobs/borrowed-listing/files", "latency": 0.15},
+        ]
+    )
+
+    async def listed() -> list[str]:
+        await asyncio.sleep(0.05)  # the other call has opened the client and waits for its answer
+        assert hook._aclient is not None
+        return [f["custom_id"] async for f in hook.aiter_job_files("borrowed-listing", page_size=2)]
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(listed(), hook.aget_webhook_config(), return_exceptions=True)
+
+    names, config = asyncio.run(run())
+    assert not isinstance(config, BaseException), repr(config)
+    assert isinstance(names, list) and sorted(names) == [f"d{i}" for i in range(5)], repr(names)
+    assert hook._aclient is None and hook._adepth == 0
+
+
 def test_threads_sharing_a_hook_share_one_client(hook: MathpixHook, emulator: Any) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
