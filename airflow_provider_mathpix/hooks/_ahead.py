@@ -40,10 +40,8 @@ class Fetch:
         # deadline of the request whose body started it) is not this fetch's.
         self.task = loop.create_task(ahead.driver._acall(Send(req), self), context=ahead.context.copy())
         self.task.add_done_callback(self._done)
-        ahead.driver._ahead.add(self.task)
 
     def _done(self, task: asyncio.Task[Any]) -> None:
-        self.ahead.driver._ahead.discard(task)
         if not self.sent.done():
             self.sent.set_result(None)
 

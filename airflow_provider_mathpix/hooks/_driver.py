@@ -10,7 +10,6 @@ through ``_call`` / ``_acall``: the one retry policy (``_retry``) around one att
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncGenerator, Iterator
@@ -44,8 +43,7 @@ class OperationDriver(BaseHook):
         self._client_lock = threading.Lock()
         self._aclient: httpx.AsyncClient | None = None
         self._aprepared = Prepared()  # requests built by _aclient, sent again (see _send.Prepared)
-        self._adepth = 0
-        self._ahead: set[asyncio.Task[Any]] = set()  # pages fetched ahead by aiter_* (see _apages)
+        self._adepth = 0  # holders of _aclient: ``async with`` blocks, operations, requests in flight
 
     # ------------------------------------------------------------------ settings and clients
 
@@ -78,11 +76,7 @@ class OperationDriver(BaseHook):
     async def __aexit__(self, *exc: object) -> None:
         self._adepth -= 1
         if self._adepth == 0 and self._aclient is not None:
-            # A listing abandoned mid-way may still be fetching a page ahead: stop it
-            # before its client goes away.
-            for task in list(self._ahead):
-                task.cancel()
-            await asyncio.gather(*self._ahead, return_exceptions=True)
+            # Nothing is in flight on it: each request holds the client (see _acall).
             client, self._aclient = self._aclient, None
             self._aprepared = Prepared()  # what the closed client built is not sent by the next one
             await client.aclose()
@@ -153,23 +147,29 @@ class OperationDriver(BaseHook):
         )
 
     async def _acall(self, call: Send, listener: Listener | None = None) -> Any:
-        if self._aclient is None:
-            async with self:
-                return await self._acall(call, listener)
-        settings = await self._aget_settings()
-        client, prepared = self._aclient, self._aprepared
-        try:
-            return await acall_retrying(
-                settings,
-                self.log,
-                lambda left: asend(
-                    client, settings, call.req, call.upload, call.sink, call.raw, left, prepared, listener
-                ),
-            )
-        except MathpixAPIError as exc:
-            if exc.http_status == 401:  # the key was refused: the next wait reads the connection again
-                SHARED_SETTINGS.forget(settings)
-            raise
+        """One request under the retry policy, holding the client it is sent on.
+
+        Held like an ``async with`` block: a call that started on the client another
+        call opened (concurrent calls outside a block, a listing's page fetched ahead)
+        must not have it closed under it, mid-answer or between retries, when that
+        other call ends. The client closes when its last holder lets go.
+        """
+        async with self:
+            settings = await self._aget_settings()
+            client, prepared = self._aclient, self._aprepared
+            assert client is not None  # held by this block
+            try:
+                return await acall_retrying(
+                    settings,
+                    self.log,
+                    lambda left: asend(
+                        client, settings, call.req, call.upload, call.sink, call.raw, left, prepared, listener
+                    ),
+                )
+            except MathpixAPIError as exc:
+                if exc.http_status == 401:  # the key was refused: the next wait reads the connection again
+                    SHARED_SETTINGS.forget(settings)
+                raise
 
     def _pages(self, listing: Listing) -> Iterator[dict[str, Any]]:
         walk = PageWalk(listing)

@@ -248,10 +248,19 @@ def test_stopping_a_listing_early_does_not_keep_the_block_open(hook: MathpixHook
             client = hook._aclient
             async for _ in hook.aiter_job_files(job_id, page_size=5):
                 break
+        # The abandoned listing is closed by the loop's generator finalizer, which cancels
+        # its page fetched ahead: no task is left running, and the client is closed, before
+        # the loop ends (a fetch holds its client only while it runs).
+        for _ in range(100):
+            if not (others := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]):
+                break
+            await asyncio.wait(others, timeout=0.1)
+        assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+        assert client.is_closed and hook._aclient is None and hook._adepth == 0
         return client
 
     client = asyncio.run(run())
-    assert client.is_closed and hook._aclient is None and hook._adepth == 0 and not hook._ahead
+    assert client.is_closed and hook._aclient is None and hook._adepth == 0
 
     async def outside() -> int:
         return len([f async for f in hook.aiter_job_files(job_id, page_size=7)])

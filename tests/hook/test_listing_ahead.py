@@ -166,7 +166,6 @@ def run_async(body: Callable[[MathpixHook], Any]) -> tuple[Any, list[dict[str, A
         hook = MathpixHook()
         async with hook:
             result = await body(hook)
-        assert not hook._ahead, "a page fetched ahead outlived the walk"
         others = asyncio.all_tasks() - {asyncio.current_task()}
         assert not others, f"tasks left behind: {others}"
         return result
