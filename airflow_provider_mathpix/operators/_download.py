@@ -167,6 +167,8 @@ def _existing_size(target: ObjectStoragePath) -> int | None:
 
 def _store(spool: Any, target: ObjectStoragePath, size: int, skip_existing: bool) -> str:
     """Blocking: copy the spooled output to ``target`` (whole or not at all) unless already there."""
+    if is_local_path(target):
+        return _store_local(spool, str(target.path), size, skip_existing)
     if skip_existing and _existing_size(target) == size:
         return "skipped"
     spool.seek(0)

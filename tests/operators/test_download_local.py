@@ -1,7 +1,8 @@
 """The download engine into local disk: os-level whole writes (temporary file, fsync, rename).
 
 Outputs to a local destination are written by :func:`_store_local` (no filesystem object
-per output). What must hold: the bytes at a final name are the whole output, a failure
+per output; a SIGKILL mid-write is ``tests/reliability/test_f2_whole_writes.py``'s, through
+``_store``). What must hold: the bytes at a final name are the whole output, a failure
 at any point leaves nothing new at the final name (an older file stays as it was) and no
 temporary file behind, and skip / trust semantics are those of every destination.
 """
@@ -11,10 +12,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -66,48 +63,6 @@ def test_a_failure_mid_write_keeps_the_previous_output_whole(tmp_path: Path) -> 
         _store_local(FailingSpool(b"0123456789"), str(final), 10, skip_existing=True)
     assert final.read_bytes() == b"previous"
     assert _names(tmp_path) == ["doc.md"]
-
-
-#: Runs in a subprocess: copy 6 MB of a 10 MB output, say so, then hang until killed.
-KILLED_WRITER = textwrap.dedent(
-    """
-    import sys, time
-    from airflow_provider_mathpix.operators._download import _store_local
-
-    final, ready = sys.argv[1], sys.argv[2]
-
-    class SlowSpool:
-        sent = 0
-        def seek(self, *a): return 0
-        def read(self, n=-1):
-            if self.sent >= 6 * 1024 * 1024:
-                open(ready, "w").close()
-                time.sleep(3600)
-            self.sent += 1024 * 1024
-            return b"%" * (1024 * 1024)
-
-    _store_local(SlowSpool(), final, 10 * 1024 * 1024, False)
-    """
-)
-
-
-@pytest.mark.timeout(120)
-def test_sigkill_mid_write_leaves_only_a_hidden_temporary_file(tmp_path: Path) -> None:
-    final, ready = tmp_path / "out" / "doc.md", tmp_path / "ready"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(final), str(ready)])
-    try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            assert proc.poll() is None, f"writer exited early ({proc.returncode})"
-            assert time.monotonic() < deadline, "writer never got mid-way"
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    assert not final.exists()
-    (temp,) = final.parent.iterdir()
-    assert temp.name.startswith(".doc.md.") and temp.name.endswith(".part")
-    assert temp.stat().st_size >= 6 * 1024 * 1024  # it was killed mid-write, not before
 
 
 def test_skip_needs_the_same_size(tmp_path: Path) -> None:
