@@ -387,11 +387,12 @@ def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
 class LocalWholeWrite:
     """A local file written under a hidden temporary name beside ``final``, renamed over it once whole.
 
-    What :func:`write_whole` does for local paths, as an object: the download engine
-    streams an output straight into :attr:`file` from its event loop (no spool, no copy)
-    and commits it from a thread. The temporary name is unique (``mkstemp``), so two
-    writers of one name never share it; :meth:`commit` flushes to the disk before the
-    rename, so after a crash the final name holds the whole output or its previous one.
+    What :func:`write_whole` does for local paths, as an object with plain-path input, so
+    the download engine writes each local output with os calls only (an
+    ``ObjectStoragePath`` per output costs more than the write). The temporary name is
+    unique (``mkstemp``), so two writers of one name never share it; :meth:`commit`
+    flushes to the disk before the rename, so after a crash the final name holds the
+    whole output or its previous one.
     """
 
     def __init__(self, final: str) -> None:

@@ -292,7 +292,7 @@ class OutputDownloader:
             if self.trust_existing:
                 if self._bucket is not None:
                     size = self._present.size_of(name)
-                elif self._local is not None:
+                elif self._local is not None:  # a stat writes nothing: cheaper here than a thread hop
                     size = _local_size(os.path.join(self._local, name))
                 else:
                     size = await loop.run_in_executor(pool, _existing_size, self.destination / name)
