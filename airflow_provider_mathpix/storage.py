@@ -367,20 +367,13 @@ def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     which is what makes ``trust_existing`` safe.
     """
     if is_local_path(path):
-        final = path.path
-        parent = os.path.dirname(final) or "."
-        os.makedirs(parent, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".part", dir=parent)
+        whole = LocalWholeWrite(path.path)
         try:
-            with os.fdopen(fd, "wb") as out:
-                yield out
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp, final)
+            yield whole.file
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temp)
+            whole.discard()
             raise
+        whole.commit()
         return
     out = path.open("wb")
     try:
@@ -389,6 +382,43 @@ def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
         _abandon(out)
         raise
     out.close()
+
+
+class LocalWholeWrite:
+    """A local file written under a hidden temporary name beside ``final``, renamed over it once whole.
+
+    What :func:`write_whole` does for local paths, as an object with plain-path input, so
+    the download engine writes each local output with os calls only (an
+    ``ObjectStoragePath`` per output costs more than the write). The temporary name is
+    unique (``mkstemp``), so two writers of one name never share it; :meth:`commit`
+    flushes to the disk before the rename, so after a crash the final name holds the
+    whole output or its previous one.
+    """
+
+    def __init__(self, final: str) -> None:
+        self.final = final
+        parent = os.path.dirname(final) or "."
+        os.makedirs(parent, exist_ok=True)
+        fd, self.temp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".part", dir=parent)
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        """Publish the file at its final name (atomic ``os.replace``); on any failure, discard it."""
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.replace(self.temp, self.final)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Close and remove the temporary file: nothing appears at the final name."""
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.temp)
 
 
 def _abandon(out: Any) -> None:

@@ -17,6 +17,13 @@ What it measures, and the anchors and floors measured in the same run:
   ``File.wait_until_complete()`` then ``save_file(..., "md")`` (local) or
   ``bytes_result("md")`` + boto3 ``put_object`` (S3). The floor is the link itself:
   ``N x latency / concurrency``.
+- That ideal ignores CPU: the emulator and the client share the machine's cores. So each
+  wait row also measures a *bare* client in the same run, interleaved with ours: plain
+  ``httpx.AsyncClient`` GETs of the same outputs at the same concurrency, each written
+  with ``open()`` + ``os.replace`` (local disk) or s3fs ``_pipe_file`` (S3), with the
+  file_ids in hand (no listing, no retry, no skip check, no manifest record). Ours/bare is
+  printed beside ours/ideal, with the CPU seconds per output (``time.process_time`` of
+  this process over a run, divided by N) of each.
 - *Store, no latency*: ours is the same engine into ``s3://`` (GET from the emulator +
   PUT). The anchors do the same work: a plain httpx GET of each output from the same
   emulator, then boto3 ``put_object`` from ``--concurrency`` threads, or an s3fs async
@@ -220,6 +227,51 @@ def s3fs_pipe(
     return asyncio.run(run())
 
 
+def bare_local(url: str, file_ids: list[str], directory: str, concurrency: int) -> float:
+    """The machine's floor into local disk: plain ``httpx.AsyncClient`` GETs, ``concurrency``
+    at once, each body written with ``open()`` + ``os.replace`` beside its final name --
+    no retry, no error mapping, no skip check, no manifest record (the file_ids in hand)."""
+    import httpx
+
+    os.makedirs(directory, exist_ok=True)
+
+    async def run() -> float:
+        slots = asyncio.Semaphore(concurrency)
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as web:
+
+            async def one(i: int) -> None:
+                async with slots:
+                    resp = await web.get(f"{url}/files/v1/{file_ids[i]}.md", headers=HEADERS)
+                    resp.raise_for_status()
+                    final = os.path.join(directory, f"doc-{i}.md")
+                    with open(final + ".part", "wb") as out:
+                        out.write(resp.content)
+                    os.replace(final + ".part", final)
+
+            began = time.perf_counter()
+            await asyncio.gather(*(one(i) for i in range(len(file_ids))))
+            return time.perf_counter() - began
+
+    return asyncio.run(run())
+
+
+class CpuTimed:
+    """Wall seconds of a run, and this process's CPU seconds over it (``time.process_time``)."""
+
+    def __init__(self, run: Callable[[], float]) -> None:
+        self.run = run
+        self.cpu: list[float] = []
+
+    def __call__(self, _: int) -> float:
+        began = time.process_time()
+        elapsed = self.run()
+        self.cpu.append(time.process_time() - began)
+        return elapsed
+
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
+
+
 def median_of(repeat: int, run: Callable[[int], float]) -> float:
     return statistics.median(run(i) for i in range(repeat))
 
@@ -358,7 +410,26 @@ def main() -> int:
                         Bucket=OUT_BUCKET, Key=f"mpxpy-{n}/{name}.md", Body=mpx_file.bytes_result("md")
                     )
 
-                provider = median_of(args.repeat, lambda _, j=job_id, d=dest: ours(hook, j, d("ours"), c))
+                timed_ours = CpuTimed(lambda j=job_id, d=dest: ours(hook, j, d("ours"), c))
+                if where == "local disk":
+                    timed_bare = CpuTimed(
+                        lambda d=dest, f=file_ids: bare_local(url, f, d("bare").removeprefix("file://"), c)
+                    )
+                    bare_name = "bare httpx + open/os.replace"
+                else:
+                    timed_bare = CpuTimed(
+                        lambda n=n, b=bodies, f=fetch: s3fs_pipe(s3, f"bare-{n}-{next(run_no)}", b, c, f)
+                    )
+                    bare_name = "bare httpx GET + s3fs async pipe"
+                # Interleaved, so both see the same load: ours, bare, ours, bare, ...
+                provider_runs, bare_runs = [], []
+                for i in range(args.repeat):
+                    provider_runs.append(timed_ours(i))
+                    bare_runs.append(timed_bare(i))
+                provider = statistics.median(provider_runs)
+                bare = statistics.median(bare_runs)
+                cpu_ours = timed_ours.cpu_median() / n * 1000
+                cpu_bare = timed_bare.cpu_median() / n * 1000
                 anchor = median_of(
                     args.repeat,
                     lambda _, j=job_id, sink=to_local if where == "local disk" else to_s3: mpxpy_sequential(
@@ -371,6 +442,7 @@ def main() -> int:
                 wait.point(f"ours into {where}", n, provider)
                 wait.point(f"mpxpy sequential into {where}", n, anchor)
                 wait.point(f"{floor_name} ({where})", n, floor)
+                wait.point(f"{bare_name} ({where})", n, bare)
                 if n == sizes[-1]:
                     wait.rows.append(
                         Row(
@@ -385,13 +457,17 @@ def main() -> int:
                             higher_is_better=False,
                             goal="ours/anchor <= 0.04 (25x faster), ours/floor <= 1.5",
                             met=ratio >= 25 and provider <= 1.5 * floor,
-                            note=f"at c={c} the ideal itself is {possible:.1f}x mpxpy: 25x needs c >= "
-                            f"{25 * c / possible:.0f}",
+                            note=f"{bare_name} in the same run: {bare:.2f} s, ours/bare "
+                            f"{provider / bare:.2f}; CPU per output ours {cpu_ours:.2f} ms, bare "
+                            f"{cpu_bare:.2f} ms; at c={c} the ideal itself is {possible:.1f}x mpxpy: "
+                            f"25x needs c >= {25 * c / possible:.0f}",
                         )
                     )
                 print(
                     f"N={n:,} {where}: ours {provider:.2f} s, mpxpy {anchor:.2f} s ({ratio:.1f}x), "
-                    f"ideal {floor:.2f} s ({provider / floor:.2f}x ideal, itself {possible:.1f}x mpxpy)",
+                    f"ideal {floor:.2f} s ({provider / floor:.2f}x ideal, itself {possible:.1f}x mpxpy), "
+                    f"{bare_name} {bare:.2f} s ({provider / bare:.2f}x bare); "
+                    f"CPU/output ours {cpu_ours:.2f} ms, bare {cpu_bare:.2f} ms",
                     flush=True,
                 )
 

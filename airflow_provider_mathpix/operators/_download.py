@@ -10,6 +10,7 @@ same content, ``format_not_ready`` waited out -- is explained there.
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import shutil
 import sys
@@ -32,7 +33,7 @@ from airflow_provider_mathpix.common.listing import (
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.operators._bucket import BucketStore, Existing, md5_of
-from airflow_provider_mathpix.storage import write_whole
+from airflow_provider_mathpix.storage import LocalWholeWrite, is_local_path, write_whole
 
 #: Bytes of one output kept in memory before its spool file moves to disk.
 SPOOL_MAX_BYTES = 4 * 1024 * 1024
@@ -148,6 +149,14 @@ class _ManifestFeed:
         return int(outcome)
 
 
+def _local_size(path: str) -> int | None:
+    """The size of the local file ``path``, or None when there is none (one ``stat``)."""
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
+
+
 def _existing_size(target: ObjectStoragePath) -> int | None:
     """Blocking: the size of ``target``, or None when it does not exist."""
     try:
@@ -158,11 +167,32 @@ def _existing_size(target: ObjectStoragePath) -> int | None:
 
 def _store(spool: Any, target: ObjectStoragePath, size: int, skip_existing: bool) -> str:
     """Blocking: copy the spooled output to ``target`` (whole or not at all) unless already there."""
+    if is_local_path(target):
+        return _store_local(spool, str(target.path), size, skip_existing)
     if skip_existing and _existing_size(target) == size:
         return "skipped"
     spool.seek(0)
     with write_whole(target) as out:
         shutil.copyfileobj(spool, out, COPY_CHUNK)
+    return "written"
+
+
+def _store_local(spool: Any, final: str, size: int, skip_existing: bool) -> str:
+    """Blocking: :func:`_store` into the local file ``final``, with os calls only.
+
+    All of it on the pool's thread: creating, ``fsync`` and renaming a file wait on the
+    filesystem's journal, which other outputs' ``fsync`` keep busy.
+    """
+    if skip_existing and _local_size(final) == size:
+        return "skipped"
+    spool.seek(0)
+    whole = LocalWholeWrite(final)
+    try:
+        shutil.copyfileobj(spool, whole.file, COPY_CHUNK)
+    except BaseException:
+        whole.discard()
+        raise
+    whole.commit()
     return "written"
 
 
@@ -196,7 +226,9 @@ class OutputDownloader:
         self.record = record
         self.log = log
         self.totals = DownloadTotals()
-        #: A bucket destination written from this loop (None: local disk, through threads).
+        #: A local destination's directory (written with os calls, not through its filesystem object).
+        self._local: str | None = str(destination.path) if is_local_path(destination) else None
+        #: A bucket destination written from this loop (None: local disk, or from threads).
         self._bucket: BucketStore | None = None
         #: The objects already at a bucket destination, from one listing.
         self._present = Existing()
@@ -260,6 +292,8 @@ class OutputDownloader:
             if self.trust_existing:
                 if self._bucket is not None:
                     size = self._present.size_of(name)
+                elif self._local is not None:  # a stat writes nothing: cheaper here than a thread hop
+                    size = _local_size(os.path.join(self._local, name))
                 else:
                     size = await loop.run_in_executor(pool, _existing_size, self.destination / name)
                 if size is not None:
@@ -309,6 +343,9 @@ class OutputDownloader:
                 return "written"
         skip = self.skip_existing and self._bucket is None  # a bucket's listing already answered
         loop = asyncio.get_running_loop()
+        if self._local is not None:
+            final = os.path.join(self._local, name)
+            return str(await loop.run_in_executor(pool, _store_local, spool, final, size, skip))
         return str(await loop.run_in_executor(pool, _store, spool, self.destination / name, size, skip))
 
     async def _download(self, file_id: str, ext: str, spool: Any) -> int:
