@@ -34,7 +34,7 @@ LOGS = REPO / ".bench-logs"
 
 #: The sizes ``make bench`` runs (about 15 minutes on a loaded 2-core machine).
 SUITE: list[tuple[str, list[str]]] = [
-    ("storage_download", ["--sizes", "100,300", "--repeat", "1"]),
+    ("storage_download", ["--sizes", "100,300", "--repeat", "3"]),
     ("triggers_1000", ["--sizes", "100,1000", "--job-seconds", "16"]),
     ("list_job_files", ["--sizes", "20000,100000", "--repeat", "3"]),
     (
