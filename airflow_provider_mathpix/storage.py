@@ -367,13 +367,8 @@ def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     which is what makes ``trust_existing`` safe.
     """
     if is_local_path(path):
-        whole = LocalWholeWrite(path.path)
-        try:
-            yield whole.file
-        except BaseException:
-            whole.discard()
-            raise
-        whole.commit()
+        with write_local_whole(path.path) as local:
+            yield local
         return
     out = path.open("wb")
     try:
@@ -384,12 +379,24 @@ def write_whole(path: ObjectStoragePath) -> Iterator[IO[bytes]]:
     out.close()
 
 
+@contextlib.contextmanager
+def write_local_whole(final: str) -> Iterator[IO[bytes]]:
+    """:func:`write_whole` for a local file named by a plain path (no filesystem object)."""
+    whole = LocalWholeWrite(final)
+    try:
+        yield whole.file
+    except BaseException:
+        whole.discard()
+        raise
+    whole.commit()
+
+
 class LocalWholeWrite:
     """A local file written under a hidden temporary name beside ``final``, renamed over it once whole.
 
-    What :func:`write_whole` does for local paths, as an object with plain-path input, so
-    the download engine writes each local output with os calls only (an
-    ``ObjectStoragePath`` per output costs more than the write). The temporary name is
+    The steps behind :func:`write_local_whole` (and so :func:`write_whole` on local disk),
+    with plain-path input, so the download engine writes each local output with os calls
+    only (an ``ObjectStoragePath`` per output costs more than the write). The temporary name is
     unique (``mkstemp``), so two writers of one name never share it; :meth:`commit`
     flushes to the disk before the rename, so after a crash the final name holds the
     whole output or its previous one.

@@ -195,8 +195,9 @@ class OperationDriver(BaseHook):
                 async for page in pages:
                     yield page
             return
-        # Inside a caller's block: use its client and never hold the block open, so a
-        # consumer that stops early (``break``) does not delay closing it.
+        # A client is open (the caller's block, or a concurrent call's): each page's request
+        # holds it while in flight (see _acall), the walk never holds it between pages, so
+        # a consumer that stops early (``break``) does not delay closing it.
         ahead = Ahead(self, PageWalk(listing))
         try:
             page = await ahead.first()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +11,7 @@ from airflow_provider_mathpix.exceptions import MathpixAPIError
 from airflow_provider_mathpix.hooks._operation import Listing
 
 _TOKEN_KEY = b'"next_page_token"'
-_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON_SPACE = " \t\n\r"
 _DECODE = json.JSONDecoder().raw_decode
 
 
@@ -28,11 +27,10 @@ def guess_token(body: bytes) -> str | None:
     if at < 0:
         return None
     try:
-        text = body[at + len(_TOKEN_KEY) :].decode()
-        colon = _SPACE.match(text).end()  # type: ignore[union-attr]  # matches the empty string
-        if text[colon : colon + 1] != ":":
+        text = body[at + len(_TOKEN_KEY) :].decode().lstrip(_JSON_SPACE)
+        if not text.startswith(":"):
             return None
-        value, _ = _DECODE(text, _SPACE.match(text, colon + 1).end())  # type: ignore[union-attr]
+        value, _ = _DECODE(text[1:].lstrip(_JSON_SPACE))
     except ValueError:  # not UTF-8, or no JSON value there
         return None
     return value if isinstance(value, str) and value else None

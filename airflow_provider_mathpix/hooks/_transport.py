@@ -225,7 +225,10 @@ class BodyReader:
         return True
 
     def body(self) -> bytes:
-        return b"".join(self.parts)
+        """The answer's bytes, joined once (a listing reads them twice: its token, then the page)."""
+        if len(self.parts) > 1:
+            self.parts[:] = [b"".join(self.parts)]
+        return self.parts[0] if self.parts else b""
 
 
 def request_headers(req: ApiRequest, settings: ClientSettings) -> dict[str, str]:

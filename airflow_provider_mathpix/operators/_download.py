@@ -33,7 +33,7 @@ from airflow_provider_mathpix.common.listing import (
 from airflow_provider_mathpix.exceptions import MathpixAPIError, MathpixError
 from airflow_provider_mathpix.hooks.mathpix import MathpixHook
 from airflow_provider_mathpix.operators._bucket import BucketStore, Existing, md5_of
-from airflow_provider_mathpix.storage import LocalWholeWrite, is_local_path, write_whole
+from airflow_provider_mathpix.storage import is_local_path, write_local_whole, write_whole
 
 #: Bytes of one output kept in memory before its spool file moves to disk.
 SPOOL_MAX_BYTES = 4 * 1024 * 1024
@@ -186,13 +186,8 @@ def _store_local(spool: Any, final: str, size: int, skip_existing: bool) -> str:
     if skip_existing and _local_size(final) == size:
         return "skipped"
     spool.seek(0)
-    whole = LocalWholeWrite(final)
-    try:
-        shutil.copyfileobj(spool, whole.file, COPY_CHUNK)
-    except BaseException:
-        whole.discard()
-        raise
-    whole.commit()
+    with write_local_whole(final) as out:
+        shutil.copyfileobj(spool, out, COPY_CHUNK)
     return "written"
 
 
